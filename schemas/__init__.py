@@ -1,0 +1,1 @@
+"""marshmallow schemas: the wire format of the JSON API, one module per noun."""

@@ -1,0 +1,74 @@
+"""Who is calling: the Bearer token turned into a user, and role checks."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+
+from server.auth import tokens
+from server.errors import APIError
+from server.models import User
+from server.scope import Scope
+from server.store import accounts as store
+from server.store import units as unit_store
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate_bearer(token: str) -> User:
+    """The active user behind an access token; 401 for anything else."""
+    claims = tokens.decode(token, "access")
+    try:
+        user = store.get_user_by_id(int(claims["sub"]))
+    except ValueError as exc:
+        raise APIError("unauthorized", "The token is not valid.") from exc
+    if user is None or not user.active:
+        raise APIError("unauthorized", "The account is disabled.")
+    if store.is_family_revoked(claims.get("fam", "")):
+        raise APIError("unauthorized", "This session was revoked; log in again.")
+    g.token_claims = claims
+    return user
+
+
+def current_user() -> User:
+    """The authenticated user of this request (cached on ``g``)."""
+    user = getattr(g, "user", None)
+    if user is None:
+        token = bearer_token()
+        if token is None:
+            raise APIError("unauthorized")
+        user = g.user = authenticate_bearer(token)
+    return user
+
+
+def scope_of(user: User) -> Scope:
+    unit = unit_store.get_unit(user.unit_code)
+    return Scope(level=unit.level if unit else "commune", unit_code=user.unit_code)
+
+
+def current_scope() -> Scope:
+    scope = getattr(g, "scope", None)
+    if scope is None:
+        scope = g.scope = scope_of(current_user())
+    return scope
+
+
+def require_roles(*roles: str):
+    """Authenticate, then refuse (403) a role not in ``roles``; no roles = any signed-in user."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_user()
+            if roles and user.role not in roles:
+                raise APIError("forbidden")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

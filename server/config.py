@@ -1,0 +1,80 @@
+"""Settings, read from the environment once when the app is created.
+
+Every setting has a default that suits a newcomer's laptop; production sets
+``FIELDSYNC_ENV=production`` (the default) and must then provide ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    "ACCESS_TOKEN_TTL": 15 * 60,  # seconds; short, a phone refreshes it
+    "REFRESH_TOKEN_TTL": 30 * 24 * 3600,  # must outlive a week offline in the mountains
+    "APPROVAL_OVERDUE_DAYS": 15,
+    "COLLABORATOR_SILENT_DAYS": 30,
+    "TIMEZONE": "Asia/Ho_Chi_Minh",
+    "PUSH_MAX_CHANGES": 500,
+    "PUSH_MAX_BYTES": 5 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,  # ODK attachments; push has its own 5 MiB limit
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "LOGIN_MAX_FAILURES": 5,  # per username and per address, within the window
+    "LOGIN_FAILURE_WINDOW": 15 * 60,
+}
+INT_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a server that may start."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and route them through psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the Flask config mapping from defaults, the environment and ``overrides``."""
+    env = os.environ
+    settings: dict = dict(DEFAULTS)
+    for key in DEFAULTS:
+        if key in env:
+            settings[key] = int(env[key]) if key in INT_SETTINGS else env[key]
+    settings["ENV_NAME"] = env.get("FIELDSYNC_ENV", "production")
+    settings["ATTACHMENT_DIR"] = env.get("ATTACHMENT_DIR", str(Path(instance_path) / "attachments"))
+    url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'fieldsync.db'}"
+    settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+    settings["SECRET_KEY"] = env.get("SECRET_KEY")
+    settings.update(overrides or {})
+    settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(settings["SQLALCHEMY_DATABASE_URI"])
+    if not settings.get("SECRET_KEY"):
+        if settings["ENV_NAME"] == "production" and not settings.get("TESTING"):
+            raise ConfigurationError(
+                "SECRET_KEY is not set. It signs every token: set it to a long random value "
+                "(or FIELDSYNC_ENV=development on a laptop)."
+            )
+        settings["SECRET_KEY"] = development_secret(instance_path)
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["SQLALCHEMY_DATABASE_URI"])
+    return settings
+
+
+def development_secret(instance_path: str) -> str:
+    """A per-instance key kept on disk, so every worker of a dev server signs alike."""
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # A writer waits for the lock instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    # pre-ping: a restarted PostgreSQL costs one failed check, not a crashed request
+    return {"pool_pre_ping": True, "pool_recycle": 1800}

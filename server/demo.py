@@ -1,0 +1,63 @@
+"""``flask --app wsgi demo``: Quang Nam's units, quotas, a user of every role, a year of activity."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from server.extensions import db
+from server.store import accounts as account_store
+
+# (username, role, unit code, display name). Communes are mountain communes of Bac Tra My
+# and Nam Tra My, where the report says collaborators fall silent.
+DEMO_USERS = [
+    ("admin", "admin", "49", "Quản trị hệ thống"),
+    ("giamsat", "supervisor", "49", "Sở LĐTBXH - Giám sát"),
+    ("huyen_btm", "district_officer", "515", "Phòng LĐTBXH Bắc Trà My"),
+    ("xa_trado", "commune_official", "20920", "UBND xã Trà Đốc"),
+    ("ctv_trado", "collaborator", "20920", "Cộng tác viên xã Trà Đốc"),
+]
+DEMO_PASSWORD = "demo-pass-2020"  # noqa: S105 - printed on purpose: demo data only
+
+
+def ensure_users() -> list[tuple[str, str, str]]:
+    from server.cli import add_user
+
+    made = []
+    for username, role, unit, name in DEMO_USERS:
+        if account_store.get_user_by_username(username) is None:
+            add_user(username, role, unit, DEMO_PASSWORD, name)
+        made.append((username, role, unit))
+    return made
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--serve", is_flag=True, help="then serve the app on 127.0.0.1")
+@click.option("--port", default=5000, show_default=True)
+def demo(serve: bool, port: int) -> None:
+    """Fill the database with Quang Nam's units, quotas, users of every role and a year of activity."""
+    from server.cli import DATA, load_quotas_file, load_units_file
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    load_units_file(str(DATA / "quang_nam_units_2020.csv"))
+    load_quotas_file(str(DATA / "quotas_2020.csv"))
+    users = ensure_users()
+    db.session.commit()
+    activity = populate_activity()
+    click.echo(activity)
+    url = f"http://127.0.0.1:{port}"
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    for username, role, unit in users:
+        click.echo(f"  {username:<12} {role:<17} unit {unit}")
+    click.echo(f"\nAPI: {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)")
+    if serve:
+        click.echo(f"Serving FieldSync at {url} - Ctrl-C to stop")
+        current_app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+
+
+def populate_activity() -> str:
+    """A realistic year of registrations, plans and payouts (filled in once the engine lands)."""
+    return "demo activity: none yet"

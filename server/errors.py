@@ -1,0 +1,157 @@
+"""One registry of error codes and the one function that renders the contract's envelope.
+
+Views never build error bodies: they raise ``APIError`` (or a domain exception from
+``sync.errors`` carrying a ``code``), and the handlers here turn it into
+``{"error": {"code", "message", "details"}}`` with the registered status.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# code -> (HTTP status, default message)
+ERRORS: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The request could not be understood."),
+    "unauthorized": (401, "Authentication is required: send a valid Bearer access token."),
+    "invalid_credentials": (401, "Unknown username or wrong password."),
+    "forbidden": (403, "Your role may not do this."),
+    "not_found": (404, "No such resource."),
+    "method_not_allowed": (405, "This method is not allowed on this resource."),
+    "version_conflict": (409, "The record changed since the version you sent."),
+    "invalid_transition": (409, "The record is not in a state that allows this."),
+    "locked": (409, "The record is locked."),
+    "conflict": (409, "The request conflicts with the current state."),
+    "payload_too_large": (413, "The request body is too large."),
+    "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),
+    "validation_error": (422, "The request is invalid."),
+    "too_many_requests": (429, "Too many attempts; wait before trying again."),
+    "internal_error": (500, "An unexpected error occurred; it has been logged."),
+    "retry": (503, "The change could not be committed; send the same batch again."),
+    "unavailable": (503, "The service is temporarily unavailable; try again shortly."),
+}
+# Domain codes from the engine that share a status with a generic one.
+ALIASES = {"out_of_scope": "not_found", "read_only": "forbidden"}
+
+
+class APIError(Exception):
+    """An error the client should see, by registry code."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        details: dict | None = None,
+        status: int | None = None,
+        headers: dict | None = None,
+    ):
+        base = ERRORS.get(code) or ERRORS[ALIASES.get(code, "bad_request")]
+        super().__init__(message or base[1])
+        self.code = code
+        self.status = status or base[0]
+        self.message = message or base[1]
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+def error_response(
+    code: str,
+    message: str | None = None,
+    details: dict | None = None,
+    status: int | None = None,
+    headers: dict | None = None,
+):
+    """The contract's error envelope as a Flask response."""
+    err = APIError(code, message, details, status, headers)
+    resp = jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}})
+    resp.status_code = err.status
+    for key, value in err.headers.items():
+        resp.headers[key] = value
+    return resp
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def render_http_exception(exc: HTTPException):
+    """Werkzeug's and flask-smorest's HTTP errors, in the envelope."""
+    status = exc.code or 500
+    code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+    data = getattr(exc, "data", None) or {}
+    details = {}
+    if status == 422 and "messages" in data:
+        details = flatten_locations(data["messages"])
+        return error_response("validation_error", None, details)
+    message = None if status in (404, 405, 413, 415) else (exc.description or None)
+    headers = {}
+    if status == 405 and getattr(exc, "valid_methods", None):
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    return error_response(code, message, details, status=status, headers=headers)
+
+
+def flatten_locations(messages: dict) -> dict:
+    """smorest keys messages by location ({"json": {...}}); the contract wants field names."""
+    details: dict = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            details.update(fields)
+        else:
+            details[location] = fields
+    return details
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(
+        APIError, lambda e: error_response(e.code, e.message, e.details, e.status, e.headers)
+    )
+    app.register_error_handler(HTTPException, render_http_exception)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        code = getattr(exc, "code", None)
+        if isinstance(code, str) and (code in ERRORS or code in ALIASES):
+            # A typed domain exception from the engine.
+            return error_response(code, str(exc) or None, getattr(exc, "details", None))
+        if is_database_unavailable(exc):
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            return error_response("unavailable", headers={"Retry-After": "5"})
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response("internal_error")
+
+
+def is_database_unavailable(exc: Exception) -> bool:
+    """A lost connection, a read-only or full disk: the client may retry later."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in (
+            "readonly",
+            "read-only",
+            "disk",
+            "full",
+            "connection",
+            "terminat",
+            "server closed",
+            "could not connect",
+            "locked",
+        )
+    )

@@ -1,0 +1,41 @@
+"""All tables. Import this package so Alembic and ``db.create_all`` see every model."""
+
+from server.models.accounts import ROLES, Device, DeviceToken, LoginFailure, RefreshToken, User
+from server.models.records import ENTITY_MODELS, Household, Payout, Registration, SupportItem
+from server.models.sync import (
+    AppliedChange,
+    AuditEntry,
+    Conflict,
+    RecordVersion,
+    RejectedChange,
+    SyncBatch,
+    SyncCounter,
+    SyncIndex,
+)
+from server.models.units import CATEGORIES, LEVELS, Quota, Unit
+
+__all__ = [
+    "ROLES",
+    "CATEGORIES",
+    "LEVELS",
+    "ENTITY_MODELS",
+    "Unit",
+    "Quota",
+    "User",
+    "Device",
+    "DeviceToken",
+    "LoginFailure",
+    "RefreshToken",
+    "Household",
+    "Registration",
+    "SupportItem",
+    "Payout",
+    "RecordVersion",
+    "SyncIndex",
+    "SyncCounter",
+    "SyncBatch",
+    "AppliedChange",
+    "RejectedChange",
+    "Conflict",
+    "AuditEntry",
+]

@@ -1,0 +1,110 @@
+"""The four synced entities, as their current state in typed columns.
+
+Typed columns let reports and the delay audit aggregate in SQL. The full history of every
+record (each version's data) lives in ``record_versions`` (see ``server/models/sync.py``);
+these tables are always the latest version of it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, Index, String, Text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from server.extensions import db
+from server.models.types import JSONType, UTCDateTime
+
+
+class SyncedRecord:
+    """Columns every synced entity has: identity, version, tombstone and scope."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int]
+    deleted: Mapped[bool] = mapped_column(default=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @declared_attr
+    def commune_code(cls) -> Mapped[str]:
+        return mapped_column(String(16), index=True)
+
+    @declared_attr
+    def district_code(cls) -> Mapped[str]:
+        return mapped_column(String(16), index=True)
+
+
+class Household(SyncedRecord, db.Model):
+    __tablename__ = "households"
+
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    village: Mapped[str] = mapped_column(String(200))
+    head_name: Mapped[str] = mapped_column(String(200))
+    members: Mapped[int]
+    category: Mapped[str] = mapped_column(String(16))
+    ethnic_minority: Mapped[bool]
+    phone: Mapped[str | None] = mapped_column(String(32))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Registration(SyncedRecord, db.Model):
+    __tablename__ = "registrations"
+    __table_args__ = (
+        Index("ix_registrations_year_status_kind", "year", "status", "kind"),
+        Index("ix_registrations_status_submitted_at", "status", "submitted_at"),
+    )
+
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    year: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    members: Mapped[int]
+    needs: Mapped[list] = mapped_column(JSONType)
+    commitment: Mapped[bool]
+    signed_on: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class SupportItem(SyncedRecord, db.Model):
+    __tablename__ = "support_items"
+    __table_args__ = (Index("ix_support_items_status_due_date", "status", "due_date"),)
+
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    registration_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    amount_vnd: Mapped[int | None] = mapped_column(BigInteger)
+    funding_source: Mapped[str | None] = mapped_column(String(32))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    delivered_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Payout(SyncedRecord, db.Model):
+    __tablename__ = "payouts"
+    __table_args__ = (Index("ix_payouts_status_due_date", "status", "due_date"),)
+
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    registration_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recognized_year: Mapped[int] = mapped_column(index=True)
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    disbursed_on: Mapped[date | None] = mapped_column(Date)
+    confirmed_on: Mapped[date | None] = mapped_column(Date)
+
+
+ENTITY_MODELS = {
+    "households": Household,
+    "registrations": Registration,
+    "support_items": SupportItem,
+    "payouts": Payout,
+}

@@ -1,0 +1,165 @@
+"""What the sync engine keeps: every version, the pull index, batches, changes, conflicts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.extensions import db
+from server.models.types import JSONType, UTCDateTime
+
+
+class RecordVersion(db.Model):
+    """Each version's full data, with the server time it held from and until.
+
+    ``valid_from``/``valid_to`` make any past day answerable ("what was late on 1 May").
+    """
+
+    __tablename__ = "record_versions"
+    __table_args__ = (Index("ix_record_versions_entity_valid", "entity", "valid_from", "valid_to"),)
+
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    data: Mapped[dict] = mapped_column(JSONType)
+    commune_code: Mapped[str] = mapped_column(String(16))
+    district_code: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    change_id: Mapped[str | None] = mapped_column(String(36))
+    actor: Mapped[str | None] = mapped_column(String(80))
+    device_id: Mapped[str | None] = mapped_column(String(120))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class SyncIndex(db.Model):
+    """One row per record: its latest version and the change sequence a pull reads.
+
+    ``seq`` is assigned at the end of the writing transaction under a lock on
+    ``sync_counter``, so sequences become visible in commit order and a pull that has
+    read up to N never later meets a smaller committed number.
+    """
+
+    __tablename__ = "sync_index"
+    __table_args__ = (
+        Index("ix_sync_index_district_seq", "district_code", "seq"),
+        Index("ix_sync_index_commune_seq", "commune_code", "seq"),
+    )
+
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int]
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    commune_code: Mapped[str] = mapped_column(String(16))
+    district_code: Mapped[str] = mapped_column(String(16))
+
+
+class SyncCounter(db.Model):
+    __tablename__ = "sync_counter"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class SyncBatch(db.Model):
+    """A pushed batch and the exact response given, replayed when the batch is sent again."""
+
+    __tablename__ = "sync_batches"
+
+    batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(index=True)
+    device_id: Mapped[str] = mapped_column(String(120))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    response: Mapped[dict] = mapped_column(JSONType)
+
+
+class AppliedChange(db.Model):
+    """The de-duplication ledger: a change_id that changed (or conflicted on) a record."""
+
+    __tablename__ = "applied_changes"
+
+    change_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(36), index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int | None]
+    conflict_id: Mapped[str | None] = mapped_column(String(36))
+    user_id: Mapped[int] = mapped_column(index=True)
+    device_id: Mapped[str] = mapped_column(String(120))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RejectedChange(db.Model):
+    """A refused change, kept whole: nothing a collaborator typed is thrown away."""
+
+    __tablename__ = "rejected_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[str] = mapped_column(String(36), index=True)
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    entity: Mapped[str | None] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(String(36))
+    op: Mapped[str | None] = mapped_column(String(16))
+    base_version: Mapped[int | None]
+    data: Mapped[dict | None] = mapped_column(JSONType)
+    errors: Mapped[dict] = mapped_column(JSONType)
+    client_time: Mapped[str | None] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(index=True)
+    device_id: Mapped[str | None] = mapped_column(String(120))
+    commune_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Conflict(db.Model):
+    """Both sides of a field-level conflict, kept until a person resolves it."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (Index("ix_conflicts_status_district", "status", "district_code"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(36), index=True)
+    commune_code: Mapped[str] = mapped_column(String(16), index=True)
+    district_code: Mapped[str] = mapped_column(String(16))
+    base_version: Mapped[int | None]
+    server_version: Mapped[int]
+    fields: Mapped[dict] = mapped_column(JSONType)
+    device_id: Mapped[str | None] = mapped_column(String(120))
+    user_id: Mapped[int | None]
+    change_id: Mapped[str | None] = mapped_column(String(36))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_version: Mapped[int | None]
+
+
+class AuditEntry(db.Model):
+    """The append-only trail. Nothing in the code updates or deletes these rows."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_entity_record", "entity", "record_id"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    device_id: Mapped[str | None] = mapped_column(String(120))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int | None]
+    before: Mapped[dict | None] = mapped_column(JSONType)
+    after: Mapped[dict | None] = mapped_column(JSONType)
+    commune_code: Mapped[str | None] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(String(16), index=True)

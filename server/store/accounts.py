@@ -1,0 +1,124 @@
+"""SQL for users, devices, refresh-token families and login failures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from server.extensions import db
+from server.models import Device, LoginFailure, RefreshToken, User
+
+
+def get_user_by_username(username: str) -> User | None:
+    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def get_user_by_id(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def create_user(
+    username: str,
+    role: str,
+    unit_code: str,
+    password_hash: str,
+    now: datetime,
+    display_name: str | None = None,
+) -> User:
+    user = User(
+        username=username,
+        role=role,
+        unit_code=unit_code,
+        password_hash=password_hash,
+        display_name=display_name,
+        created_at=now,
+        active=True,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def count_recent_failures(
+    now: datetime, window_s: int, username: str | None = None, address: str | None = None
+) -> int:
+    q = (
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.at > now - timedelta(seconds=window_s))
+    )
+    if username is not None:
+        q = q.where(LoginFailure.username == username)
+    if address is not None:
+        q = q.where(LoginFailure.address == address)
+    return db.session.execute(q).scalar_one()
+
+
+def oldest_recent_failure(now: datetime, window_s: int, username: str, address: str) -> datetime | None:
+    since = now - timedelta(seconds=window_s)
+    q = select(func.min(LoginFailure.at)).where(
+        LoginFailure.at > since, (LoginFailure.username == username) | (LoginFailure.address == address)
+    )
+    return db.session.execute(q).scalar_one()
+
+
+def record_failure(username: str, address: str, now: datetime) -> None:
+    db.session.add(LoginFailure(username=username[:80], address=address[:64], at=now))
+
+
+def clear_failures(username: str) -> None:
+    db.session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+
+
+def create_refresh_token(
+    jti: str, family_id: str, user_id: int, issued_at: datetime, expires_at: datetime
+) -> None:
+    db.session.add(
+        RefreshToken(
+            jti=jti, family_id=family_id, user_id=user_id, issued_at=issued_at, expires_at=expires_at
+        )
+    )
+
+
+def get_refresh_token(jti: str) -> RefreshToken | None:
+    return db.session.get(RefreshToken, jti)
+
+
+def spend_refresh_token(jti: str, now: datetime) -> bool:
+    """Mark a refresh token used; False when it was already spent or revoked.
+
+    A single conditional UPDATE, so two workers refreshing the same token at once cannot
+    both succeed: the database settles which one spent it.
+    """
+    result = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.jti == jti, RefreshToken.spent_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(spent_at=now)
+    )
+    return result.rowcount == 1
+
+
+def revoke_family(family_id: str, now: datetime) -> None:
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def is_family_revoked(family_id: str) -> bool:
+    q = (
+        select(RefreshToken.jti)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .limit(1)
+    )
+    return db.session.execute(q).first() is not None
+
+
+def get_device(device_id: str) -> Device | None:
+    return db.session.get(Device, device_id)
+
+
+def list_users() -> list[User]:
+    return list(db.session.execute(select(User).order_by(User.username)).scalars())

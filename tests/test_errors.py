@@ -1,0 +1,85 @@
+"""Every error, for every endpoint, is the contract's JSON envelope."""
+
+import pytest
+
+from server import create_app
+
+
+def envelope(resp, status, code):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    return body["error"]
+
+
+def test_401_without_a_token(client):
+    envelope(client.get("/api/v1/units"), 401, "unauthorized")
+
+
+def test_403_for_a_role_that_may_not(client, auth):
+    envelope(client.get("/api/v1/users", headers=auth.headers("collaborator")), 403, "forbidden")
+
+
+def test_404_for_an_unknown_path(client):
+    envelope(client.get("/api/v1/no-such-thing"), 404, "not_found")
+
+
+def test_405_for_a_wrong_method(client):
+    err = envelope(client.delete("/api/v1/auth/token"), 405, "method_not_allowed")
+    assert err
+
+
+def test_413_for_an_oversized_body(app, client):
+    big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    resp = client.post("/api/v1/auth/token", data=big, content_type="application/json")
+    envelope(resp, 413, "payload_too_large")
+
+
+def test_422_names_the_fields(client):
+    err = envelope(client.post("/api/v1/auth/token", json={"username": "x"}), 422, "validation_error")
+    assert "password" in err["details"]
+
+
+def test_422_refuses_unknown_fields(client):
+    err = envelope(
+        client.post("/api/v1/auth/token", json={"username": "x", "password": "y", "admin": True}),
+        422,
+        "validation_error",
+    )
+    assert "admin" in err["details"]
+
+
+def test_a_malformed_json_body_is_an_error_not_a_crash(client):
+    resp = client.post("/api/v1/auth/token", data=b"{not json", content_type="application/json")
+    assert resp.status_code in (400, 422)
+    assert "error" in resp.get_json()
+
+
+@pytest.fixture
+def crashing_app(app):
+    """A second app on the same database, with a route that fails like a bug would."""
+    keys = ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "ATTACHMENT_DIR")
+    other = create_app({k: app.config[k] for k in keys})
+
+    def boom():
+        raise RuntimeError("secret internals /etc/passwd")
+
+    other.add_url_rule("/api/v1/test-boom", "boom", boom)
+    return other
+
+
+def test_500_logs_and_leaks_nothing(crashing_app, caplog):
+    client = crashing_app.test_client()
+    err = envelope(client.get("/api/v1/test-boom"), 500, "internal_error")
+    assert "secret" not in err["message"] and "passwd" not in str(err)
+    assert any("secret internals" in r.getMessage() or r.exc_info for r in caplog.records)
+
+
+def test_openapi_document_has_full_paths(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/auth/token" in doc["paths"]
+    assert all(path.startswith("/api/v1/") for path in doc["paths"])
