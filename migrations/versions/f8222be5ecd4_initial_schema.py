@@ -268,6 +268,8 @@ def upgrade():
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_sync_counter'))
     )
+    op.bulk_insert(sa.table('sync_counter', sa.column('name', sa.String), sa.column('value', sa.BigInteger)),
+                   [{'name': 'changes', 'value': 0}])
     op.create_table('sync_index',
     sa.Column('entity', sa.String(length=32), nullable=False),
     sa.Column('record_id', sa.String(length=36), nullable=False),
