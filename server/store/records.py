@@ -127,12 +127,8 @@ def save_versions(writes: list[VersionWrite]) -> None:
             updated_at=w.at,
             deleted_at=w.at if w.deleted else None,
         )
-        if (
-            w.version == 1
-            or (w.entity, w.record_id) not in first
-            or first[(w.entity, w.record_id)].version == 1
-        ):
-            row["created_at"] = w.at
+        if first[(w.entity, w.record_id)].version == 1:  # created in this transaction
+            row["created_at"] = first[(w.entity, w.record_id)].at
         by_entity.setdefault(w.entity, []).append(row)
     for entity, group in by_entity.items():
         complete = [fill_created(entity, r) for r in group]
