@@ -1,0 +1,172 @@
+"""Submitted form instances: parsed safely, read by element name.
+
+An instance is the XML ODK Collect or Enketo sends as ``xml_submission_file``:
+
+    <data id="exit_registration" version="2026112901" xmlns:jr="..." xmlns:orx="...">
+      <household><household_id>…</household_id>…</household>
+      <meta><instanceID>uuid:…</instanceID><deprecatedID>uuid:…</deprecatedID></meta>
+    </data>
+
+It comes from the network, so it is parsed with defusedxml and no DTD at all: a document
+type declaration is refused before any entity is defined, which stops entity-expansion bombs
+("billion laughs") and external entities (file or URL reads) at the first line. No ODK client
+ever sends a DTD. Fields are found by element name at any group depth (the shipped forms keep
+names unique, see ``forms.py``), and namespaces are ignored, since clients differ in whether
+they qualify ``meta``.
+"""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET  # noqa: S405 - only for ParseError; parsing goes through defusedxml
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
+INSTANCE_ID_PREFIX = "uuid:"
+
+
+class InstanceError(ValueError):
+    """A submitted instance the server cannot take; ``message`` says why, for the submitter.
+
+    ``details`` maps field names to lists of messages, like the contract's validation errors.
+    """
+
+    code = "invalid_submission"
+
+    def __init__(self, message: str, details: Mapping[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, list[str]] = dict(details or {})
+
+
+class UnsafeXmlError(InstanceError):
+    """The XML declares a DTD, entities or external references: refused without expanding them."""
+
+    code = "unsafe_xml"
+
+
+class MalformedXmlError(InstanceError):
+    """The body is not well-formed XML."""
+
+    code = "malformed_xml"
+
+
+class InvalidInstanceError(InstanceError):
+    """Well-formed XML that is not a usable instance: no form id, a bad instanceID, bad fields."""
+
+    code = "validation_error"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A parsed submission: which form, which instance, and every answer by element name."""
+
+    form_id: str
+    version: str | None
+    instance_id: str  # "uuid:<uuid>", lower-case canonical form
+    deprecated_id: str | None  # the instanceID this one replaces, when it is an edit
+    fields: Mapping[str, str] = field(repr=False)  # leaf element name -> text, stripped
+
+    @property
+    def uuid(self) -> str:
+        """The instance's UUID without the ``uuid:`` prefix."""
+        return self.instance_id.removeprefix(INSTANCE_ID_PREFIX)
+
+    @property
+    def is_edit(self) -> bool:
+        """Whether this instance replaces an earlier one (it carries a ``deprecatedID``)."""
+        return self.deprecated_id is not None
+
+    def get(self, name: str) -> str | None:
+        """The answer to ``name``, or None when the element is absent or empty."""
+        value = self.fields.get(name)
+        return value or None
+
+
+def parse_instance(xml: bytes | str) -> Instance:
+    """Parse submitted instance XML.
+
+    Raises UnsafeXmlError for any DTD, entity or external reference, MalformedXmlError for
+    XML that does not parse, and InvalidInstanceError for a root without an ``id``, a missing
+    or malformed ``meta/instanceID`` (or ``deprecatedID``), or an element name used twice
+    (a repeat group, which the shipped forms do not have).
+    """
+    root = parse_untrusted_xml(xml)
+    form_id = (root.get("id") or "").strip()
+    if not form_id:
+        raise InvalidInstanceError(
+            "The instance's root element has no id attribute naming its form.", {"id": ["is required"]}
+        )
+    version = (root.get("version") or "").strip() or None
+
+    meta = next((child for child in root if _local_name(child.tag) == "meta"), None)
+    meta_fields = _read_leaves(meta) if meta is not None else {}
+    instance_id = _read_instance_id(meta_fields.get("instanceID"), "instanceID", required=True)
+    deprecated_id = _read_instance_id(meta_fields.get("deprecatedID"), "deprecatedID", required=False)
+    if deprecated_id == instance_id:
+        raise InvalidInstanceError(
+            "An edited instance needs a new instanceID.", {"instanceID": ["equals deprecatedID"]}
+        )
+    return Instance(
+        form_id=form_id,
+        version=version,
+        instance_id=instance_id,
+        deprecated_id=deprecated_id,
+        fields=_read_leaves(root),
+    )
+
+
+def parse_untrusted_xml(xml: bytes | str) -> ET.Element:
+    """Parse XML from the network with DTDs, entities and external references forbidden."""
+    try:
+        return SafeET.fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException as exc:
+        raise UnsafeXmlError(
+            "The XML declares a DTD or entities, which are not accepted in submissions."
+        ) from exc
+    except ET.ParseError as exc:
+        raise MalformedXmlError(f"The submission is not well-formed XML: {exc}.") from exc
+
+
+def _read_leaves(element: ET.Element) -> dict[str, str]:
+    # Leaves only: a group's own text is the whitespace between its children.
+    fields: dict[str, str] = {}
+    repeated: set[str] = set()
+    for node in element.iter():
+        if len(node) or node is element:
+            continue
+        name = _local_name(node.tag)
+        if name in fields:
+            repeated.add(name)
+        fields[name] = (node.text or "").strip()
+    if repeated:
+        raise InvalidInstanceError(
+            "The instance repeats element names; this form has no repeat groups.",
+            {name: ["appears more than once"] for name in sorted(repeated)},
+        )
+    return fields
+
+
+def _read_instance_id(value: str | None, name: str, *, required: bool) -> str | None:
+    if not value:
+        if required:
+            raise InvalidInstanceError(f"The instance has no meta/{name}.", {name: ["is required"]})
+        return None
+    if not value.lower().startswith(INSTANCE_ID_PREFIX):
+        raise InvalidInstanceError(
+            f"meta/{name} must look like uuid:<uuid>.", {name: ["must be uuid:<uuid>"]}
+        )
+    try:
+        parsed = uuid.UUID(value[len(INSTANCE_ID_PREFIX) :])
+    except ValueError:
+        raise InvalidInstanceError(
+            f"meta/{name} must look like uuid:<uuid>.", {name: ["must be uuid:<uuid>"]}
+        ) from None
+    return f"{INSTANCE_ID_PREFIX}{parsed}"
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
