@@ -1,0 +1,86 @@
+"""A commune official's decision on an exit-registration form: approve, reject or return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sync.actors import ADMIN, COMMUNE, COMMUNE_OFFICIAL, Actor, resolve_scope
+from sync.errors import (
+    ForbiddenError,
+    InvalidTransitionError,
+    NotFoundError,
+    ValidationFailed,
+    VersionConflictError,
+)
+from sync.records import REGISTRATIONS
+from sync.store import Store
+from sync.writes import WriteContext, write_version
+
+DECISIONS = {"approve": "approved", "reject": "rejected", "return": "returned"}
+NOTE_MAX = 2000
+
+
+def decide_registration(
+    store: Store,
+    actor: Actor,
+    registration_id: str,
+    decision: str,
+    note: str | None,
+    version: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """Record `decision` (`approve`, `reject` or `return`) on a submitted registration.
+
+    Sets `status`, `decided_by` (the actor's username), `decided_at` (now) and
+    `decision_note`, as a new version every device pulls, audited as `decide`. Returns the
+    registration in wire shape `{"entity", "id", "version", "deleted", "data"}`.
+
+    Raises ForbiddenError (not a commune official of a commune, nor an admin),
+    ValidationFailed (unknown decision, note too long), NotFoundError (no such live
+    registration in the actor's units - existence outside them is not revealed),
+    VersionConflictError (`version` is not the current one; details carry the current) and
+    InvalidTransitionError (the registration is not `submitted`).
+    """
+    if actor.role not in (COMMUNE_OFFICIAL, ADMIN):
+        raise ForbiddenError("Only a commune official decides registrations.")
+    if decision not in DECISIONS:
+        raise ValidationFailed(
+            "Unknown decision.", {"decision": [f"Must be one of: {', '.join(DECISIONS)}."]}
+        )
+    if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX):
+        raise ValidationFailed("Bad note.", {"note": [f"Text of at most {NOTE_MAX} characters."]})
+    scope = resolve_scope(store, actor)
+    if actor.role == COMMUNE_OFFICIAL and scope.level != COMMUNE:
+        raise ForbiddenError("A commune official decides for their own commune.")
+    current = store.get_record(REGISTRATIONS, registration_id)
+    if current is None or current.deleted or not scope.covers(current.commune_code, current.district_code):
+        raise NotFoundError("No such registration.")
+    if version != current.version:
+        raise VersionConflictError(
+            "The registration changed since you read it.", {"current_version": current.version}
+        )
+    if current.data.get("status") != "submitted":
+        raise InvalidTransitionError(
+            f"The registration is {current.data.get('status')}, not submitted.",
+            {"status": current.data.get("status")},
+        )
+    data = dict(current.data)
+    data.update(
+        status=DECISIONS[decision],
+        decided_by=actor.username,
+        decided_at=now.isoformat(),
+        decision_note=note,
+    )
+    record = write_version(
+        store,
+        WriteContext(actor, now),
+        entity=REGISTRATIONS,
+        record_id=registration_id,
+        current=current,
+        data=data,
+        deleted=False,
+        place=(current.commune_code, current.district_code),
+        action="decide",
+    )
+    return record.to_wire()

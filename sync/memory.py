@@ -1,0 +1,171 @@
+"""`MemoryStore`: the whole `Store` protocol kept in dictionaries.
+
+Used by the engine's tests and property tests, where thousands of interleavings must run in
+seconds. Writes take effect at once; there is no rollback (the engine never needs one: a
+refused change writes nothing).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sync.actors import Scope
+from sync.records import AppliedChange, AuditEntry, Conflict, Record, RejectedChange, StoredBatch, Unit
+
+
+class MemoryStore:
+    """An in-memory Store. `units` are the administrative units (see `load_units_csv`)."""
+
+    def __init__(self, units: Iterable[Unit] = ()) -> None:
+        self.units: dict[str, Unit] = {unit.code: unit for unit in units}
+        self.versions: dict[tuple[str, str], list[Record]] = {}
+        # Feed position -> record key; a key moves to the end each time it is written, and
+        # dicts keep insertion order, so iteration is in position order.
+        self.feed: dict[int, tuple[str, str]] = {}
+        self.positions: dict[tuple[str, str], int] = {}
+        self.last_position = 0
+        self.applied: dict[str, AppliedChange] = {}
+        self.rejected: dict[str, RejectedChange] = {}
+        self.conflicts: dict[str, Conflict] = {}
+        self.audit: list[AuditEntry] = []
+        self.batches: dict[str, StoredBatch] = {}
+        self.device_syncs: dict[str, datetime] = {}
+        self.user_syncs: dict[Any, datetime] = {}
+
+    # -- units -----------------------------------------------------------------------------
+    def get_unit(self, code: str) -> Unit | None:
+        return self.units.get(code)
+
+    def list_child_units(self, code: str) -> Sequence[Unit]:
+        return sorted(
+            (unit for unit in self.units.values() if unit.parent_code == code), key=lambda u: u.code
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+    def prefetch(
+        self,
+        *,
+        records: Iterable[tuple[str, str]] = (),
+        versions: Iterable[tuple[str, str, int]] = (),
+        change_ids: Iterable[str] = (),
+    ) -> None:
+        """Everything is in memory already."""
+
+    def get_record(self, entity: str, record_id: str) -> Record | None:
+        history = self.versions.get((entity, record_id))
+        if not history:
+            return None
+        return _with_seq(history[-1], self.positions[(entity, record_id)])
+
+    def get_version(self, entity: str, record_id: str, version: int) -> Record | None:
+        history = self.versions.get((entity, record_id), [])
+        return history[version - 1] if 1 <= version <= len(history) else None
+
+    def get_applied_change(self, change_id: str) -> AppliedChange | None:
+        return self.applied.get(change_id)
+
+    def get_batch(self, batch_id: str) -> StoredBatch | None:
+        return self.batches.get(batch_id)
+
+    def get_conflict(self, conflict_id: str) -> Conflict | None:
+        return self.conflicts.get(conflict_id)
+
+    def list_changes(self, scope: Scope, after: int, limit: int) -> list[Record]:
+        page: list[Record] = []
+        for position, key in self.feed.items():
+            if position <= after:
+                continue
+            record = self.versions[key][-1]
+            if scope.covers(record.commune_code, record.district_code):
+                page.append(_with_seq(record, position))
+                if len(page) == limit:
+                    break
+        return page
+
+    def list_conflicts(
+        self,
+        scope: Scope,
+        *,
+        status: str | None = None,
+        entity: str | None = None,
+        unit_code: str | None = None,
+    ) -> list[Conflict]:
+        return [
+            conflict
+            for conflict in self.conflicts.values()
+            if scope.covers(conflict.commune_code, conflict.district_code)
+            and status in (None, conflict.status)
+            and entity in (None, conflict.entity)
+            and unit_code in (None, conflict.commune_code, conflict.district_code)
+        ]
+
+    # -- writes ----------------------------------------------------------------------------
+    def save_version(self, record: Record) -> None:
+        key = (record.entity, record.id)
+        history = self.versions.setdefault(key, [])
+        if record.version != len(history) + 1:
+            raise ValueError(f"{key} version {record.version} after {len(history)}")
+        history.append(record)
+        self.last_position += 1
+        old = self.positions.get(key)
+        if old is not None:
+            del self.feed[old]
+        self.feed[self.last_position] = key
+        self.positions[key] = self.last_position
+
+    def save_applied_change(self, change: AppliedChange) -> None:
+        if change.change_id in self.applied:
+            raise ValueError(f"change {change.change_id} already applied")
+        self.applied[change.change_id] = change
+
+    def save_rejected_change(self, change: RejectedChange) -> None:
+        self.rejected[change.change_id] = change
+
+    def create_conflict(self, conflict: Conflict) -> None:
+        if conflict.id in self.conflicts:
+            raise ValueError(f"conflict {conflict.id} exists")
+        self.conflicts[conflict.id] = conflict
+
+    def save_conflict_resolution(self, conflict: Conflict) -> None:
+        self.conflicts[conflict.id] = conflict
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        self.audit.append(entry)
+
+    def save_batch(self, batch: StoredBatch) -> None:
+        if batch.batch_id in self.batches:
+            raise ValueError(f"batch {batch.batch_id} exists")
+        self.batches[batch.batch_id] = batch
+
+    def touch_device(self, device_id: str, user_id: Any, at: datetime) -> None:
+        self.device_syncs[device_id] = at
+        self.user_syncs[user_id] = at
+
+
+def load_units_csv(path: str | Path) -> list[Unit]:
+    """Units from a `code,name,level,parent_code[,kind,mountain]` file (the load-units format)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [
+            Unit(row["code"], row["level"], row["parent_code"] or None, row["name"])
+            for row in csv.DictReader(handle)
+        ]
+
+
+def _with_seq(record: Record, seq: int) -> Record:
+    if record.seq == seq:
+        return record
+    return Record(
+        record.entity,
+        record.id,
+        record.version,
+        record.deleted,
+        record.data,
+        record.commune_code,
+        record.district_code,
+        record.written_at,
+        seq,
+    )

@@ -1,0 +1,38 @@
+"""What a device downloads: every record of its units changed since its cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.actors import Actor, resolve_scope
+from sync.errors import ValidationFailed
+from sync.store import Store
+
+MAX_LIMIT = 1000
+
+
+def pull(store: Store, actor: Actor, cursor: int | None, limit: int) -> dict[str, Any]:
+    """The records in the actor's units written after feed position `cursor` (None: all).
+
+    Returns `{"changes": [record, ...], "cursor": int, "more": bool}`: each record once, at
+    its latest version, as `{"entity", "id", "version", "deleted", "data"}` (tombstones keep
+    their last data), in feed order. `cursor` is the position to pass next time (unchanged
+    when nothing changed); `more` says another page is waiting. The integer cursor is the
+    server's to make opaque and to bind to the user. Raises ValidationFailed for a limit
+    outside 1..1000 or a negative cursor, ForbiddenError for an actor of an unknown unit.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed("Bad limit.", {"limit": [f"Must be between 1 and {MAX_LIMIT}."]})
+    after = cursor or 0
+    if after < 0:
+        raise ValidationFailed("Bad cursor.", {"cursor": ["Not a valid cursor."]})
+    scope = resolve_scope(store, actor)
+    # One record more than asked tells whether another page waits, without a count query.
+    records = store.list_changes(scope, after, limit + 1)
+    page = records[:limit]
+    next_cursor = page[-1].seq if page else after
+    return {
+        "changes": [record.to_wire() for record in page],
+        "cursor": next_cursor,
+        "more": len(records) > limit,
+    }
