@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - only for ParseError; parsing goes through defusedxml
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import defusedxml
@@ -119,6 +119,26 @@ def parse_instance(xml: bytes | str) -> Instance:
     )
 
 
+def list_expected_attachments(instance: Instance, binary_fields: Iterable[str]) -> list[str]:
+    """The file names the instance's file answers name: the attachments it should arrive with.
+
+    ``binary_fields`` is the form's ``FormDefinition.binary_fields``. Collect names files like
+    ``1588381500123.jpg``; a name that is a path (separators, ``..``, control characters) is
+    refused, so a stored attachment can never be addressed outside its submission.
+    """
+    names = []
+    for field_name in sorted(binary_fields):
+        value = instance.get(field_name)
+        if value is None:
+            continue
+        if not _is_plain_file_name(value):
+            raise InvalidInstanceError(
+                f"{field_name} must name a file, not a path.", {field_name: ["must be a plain file name"]}
+            )
+        names.append(value)
+    return names
+
+
 def parse_untrusted_xml(xml: bytes | str) -> ET.Element:
     """Parse XML from the network with DTDs, entities and external references forbidden."""
     try:
@@ -166,6 +186,15 @@ def _read_instance_id(value: str | None, name: str, *, required: bool) -> str | 
             f"meta/{name} must look like uuid:<uuid>.", {name: ["must be uuid:<uuid>"]}
         ) from None
     return f"{INSTANCE_ID_PREFIX}{parsed}"
+
+
+def _is_plain_file_name(name: str) -> bool:
+    return (
+        len(name) <= 255
+        and name not in (".", "..")
+        and not any(char in name for char in "/\\")
+        and all(char.isprintable() for char in name)
+    )
 
 
 def _local_name(tag: str) -> str:

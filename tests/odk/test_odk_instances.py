@@ -5,10 +5,12 @@ from __future__ import annotations
 import defusedxml.ElementTree as SafeET
 import pytest
 
+from server.odk.forms import get_form
 from server.odk.instances import (
     InvalidInstanceError,
     MalformedXmlError,
     UnsafeXmlError,
+    list_expected_attachments,
     parse_instance,
 )
 from tests.odk.samples import (
@@ -195,3 +197,21 @@ def test_repeated_element_names_are_refused_rather_than_guessed():
     with pytest.raises(InvalidInstanceError) as raised:
         parse_instance(xml)
     assert raised.value.details == {"notes": ["appears more than once"]}
+
+
+def test_the_expected_attachments_are_the_file_answers():
+    form = get_form("exit_registration")
+    instance = parse_instance(fill_instance("exit_registration", EXIT_REGISTRATION_ANSWERS))
+    assert list_expected_attachments(instance, form.binary_fields) == ["1588381500123.jpg"]
+    without_photo = {**EXIT_REGISTRATION_ANSWERS, "signed_form_photo": ""}
+    instance = parse_instance(fill_instance("exit_registration", without_photo))
+    assert list_expected_attachments(instance, form.binary_fields) == []
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b.jpg", "..", "c:\\boot.ini", "tab\there.jpg"])
+def test_a_file_answer_that_is_a_path_is_refused(name):
+    answers = {**EXIT_REGISTRATION_ANSWERS, "signed_form_photo": name}
+    instance = parse_instance(fill_instance("exit_registration", answers))
+    with pytest.raises(InvalidInstanceError) as raised:
+        list_expected_attachments(instance, get_form("exit_registration").binary_fields)
+    assert raised.value.details == {"signed_form_photo": ["must be a plain file name"]}
