@@ -94,6 +94,7 @@ def build_exit_registration_changes(
     instance: Instance,
     *,
     registration_id: str | None = None,
+    registration: Mapping[str, Any] | None = None,
     registration_base_version: int | None = None,
     household: Mapping[str, Any] | None = None,
     household_base_version: int | None = None,
@@ -104,8 +105,13 @@ def build_exit_registration_changes(
     - ``registration_id``: the registration's id, which is the UUID of the submission's first
       (root) instance. Defaults to this instance's UUID; required for an edit (an instance
       with a ``deprecatedID``), where the caller knows the root from its records.
+    - ``registration``: for an edit, the registration's current ``data``. The form does not
+      carry the server-managed fields (``status``, ``submitted_at``, decision fields); they
+      are sent back at their current values, which the engine does not count as a change,
+      whereas leaving them out would read as setting them to null (refused as read-only).
     - ``registration_base_version``: for an edit, the registration version the replaced
-      instance produced; None for a new registration.
+      instance produced (what the phone saw, so the engine merges against it); None for a
+      new registration.
     - ``household``: the household's current ``data`` when it already exists (else None),
       and ``household_base_version`` the version this submission builds on (None for a
       household the phone created). The form's answers replace the fields it asks for; the
@@ -116,8 +122,8 @@ def build_exit_registration_changes(
     Raises InvalidInstanceError listing every missing or unreadable answer.
     """
     _require_form(instance, EXIT_REGISTRATION)
-    if instance.is_edit and registration_id is None:
-        raise ValueError("an edited instance needs the root instance's registration_id")
+    if instance.is_edit and (registration_id is None or registration is None):
+        raise ValueError("an edited instance needs the root registration's id and current data")
     reader = _FieldReader(instance)
     household_id = reader.uuid("household_id")
     household_fields = {
@@ -131,7 +137,7 @@ def build_exit_registration_changes(
     }
     phone = reader.text("phone", required=False)
     location = reader.geopoint("location")
-    registration = {
+    registration_fields = {
         "household_id": household_id,
         "year": reader.integer("year"),
         "kind": reader.text("kind"),
@@ -157,7 +163,7 @@ def build_exit_registration_changes(
             "registrations",
             registration_id or instance.uuid,
             registration_base_version,
-            registration,
+            {**(registration or {}), **registration_fields},
             client_time,
         ),
     ]

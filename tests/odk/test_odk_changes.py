@@ -131,26 +131,36 @@ def test_an_existing_household_keeps_the_fields_the_form_does_not_ask():
 
 def test_an_edit_keeps_the_root_registration_id_with_new_change_ids():
     original = build_exit_registration_changes(registration_instance())
+    current = {
+        **original[1]["data"],
+        "status": "returned",
+        "decided_by": "minh",
+        "decision_note": "Thiếu ảnh",
+    }
     edit = registration_instance(EDIT_UUID, deprecated_uuid=INSTANCE_UUID, members="6")
     household, registration = build_exit_registration_changes(
         edit,
         registration_id=INSTANCE_UUID,
+        registration=current,
         registration_base_version=2,
         household={**original[0]["data"]},
         household_base_version=1,
     )
     assert registration["id"] == INSTANCE_UUID
     assert registration["base_version"] == 2
-    assert registration["data"]["members"] == 6
+    # The form's answers over the current record: server-managed fields go back unchanged.
+    assert registration["data"] == {**current, "members": 6}
     assert household["data"]["members"] == 6
     assert registration["change_id"] == derive_change_id(f"uuid:{EDIT_UUID}", "registrations")
     assert registration["change_id"] != original[1]["change_id"]
 
 
-def test_an_edit_without_the_root_id_is_a_caller_error():
+def test_an_edit_without_the_root_registration_is_a_caller_error():
     edit = registration_instance(EDIT_UUID, deprecated_uuid=INSTANCE_UUID)
-    with pytest.raises(ValueError, match="root instance"):
+    with pytest.raises(ValueError, match="root registration"):
         build_exit_registration_changes(edit)
+    with pytest.raises(ValueError, match="root registration"):
+        build_exit_registration_changes(edit, registration_id=INSTANCE_UUID)
 
 
 def test_every_missing_or_unreadable_answer_is_listed_at_once():
