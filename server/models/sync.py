@@ -91,6 +91,7 @@ class AppliedChange(db.Model):
     user_id: Mapped[int] = mapped_column(index=True)
     device_id: Mapped[str] = mapped_column(String(120))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    client_time: Mapped[str | None] = mapped_column(String(40))
 
 
 class RejectedChange(db.Model):
@@ -99,8 +100,10 @@ class RejectedChange(db.Model):
     __tablename__ = "rejected_changes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    change_id: Mapped[str] = mapped_column(String(36), index=True)
+    change_id: Mapped[str] = mapped_column(String(36), unique=True)
     batch_id: Mapped[str | None] = mapped_column(String(36))
+    username: Mapped[str | None] = mapped_column(String(80))
+    unit_code: Mapped[str | None] = mapped_column(String(16))
     entity: Mapped[str | None] = mapped_column(String(32))
     record_id: Mapped[str | None] = mapped_column(String(36))
     op: Mapped[str | None] = mapped_column(String(16))
@@ -130,7 +133,8 @@ class Conflict(db.Model):
     server_version: Mapped[int]
     fields: Mapped[dict] = mapped_column(JSONType)
     device_id: Mapped[str | None] = mapped_column(String(120))
-    user_id: Mapped[int | None]
+    user_id: Mapped[int | None] = mapped_column(index=True)
+    username: Mapped[str | None] = mapped_column(String(80))
     change_id: Mapped[str | None] = mapped_column(String(36))
     batch_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -153,8 +157,11 @@ class AuditEntry(db.Model):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(80))
+    user_id: Mapped[int | None]
     device_id: Mapped[str | None] = mapped_column(String(120))
     batch_id: Mapped[str | None] = mapped_column(String(36))
+    change_id: Mapped[str | None] = mapped_column(String(36))
+    client_time: Mapped[str | None] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(32))
     entity: Mapped[str] = mapped_column(String(32))
     record_id: Mapped[str] = mapped_column(String(120))

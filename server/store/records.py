@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.extensions import db
@@ -56,7 +56,7 @@ def typed_columns(entity: str, data: dict) -> dict:
     return out
 
 
-def upsert(table, rows: list[dict], keys: list[str]) -> None:
+def upsert(table, rows: list[dict], keys: list[str], insert_only: tuple[str, ...] = ()) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE, on PostgreSQL and SQLite alike."""
     if not rows:
         return
@@ -68,7 +68,7 @@ def upsert(table, rows: list[dict], keys: list[str]) -> None:
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
     for shape, group in by_shape.items():
         stmt = insert(table)
-        updates = {c: stmt.excluded[c] for c in shape if c not in keys}
+        updates = {c: stmt.excluded[c] for c in shape if c not in keys and c not in insert_only}
         db.session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), group)
 
 
@@ -83,17 +83,23 @@ def save_versions(writes: list[VersionWrite]) -> None:
     first: dict[tuple[str, str], VersionWrite] = {}
     for w in writes:
         first.setdefault((w.entity, w.record_id), w)
-    for w in first.values():
-        if w.version > 1:
-            db.session.execute(
-                update(RecordVersion)
-                .where(
-                    RecordVersion.entity == w.entity,
-                    RecordVersion.record_id == w.record_id,
-                    RecordVersion.version == w.version - 1,
-                )
-                .values(valid_to=w.at)
+    closing = [
+        {"e": w.entity, "r": w.record_id, "v": w.version - 1, "at": w.at}
+        for w in first.values()
+        if w.version > 1
+    ]
+    if closing:
+        table = RecordVersion.__table__
+        stmt = (
+            update(table)
+            .where(
+                table.c.entity == bindparam("e"),
+                table.c.record_id == bindparam("r"),
+                table.c.version == bindparam("v"),
             )
+            .values(valid_to=bindparam("at"))
+        )
+        db.session.execute(stmt, closing)
     rows = []
     for i, w in enumerate(writes):
         nxt = next((x for x in writes[i + 1 :] if (x.entity, x.record_id) == (w.entity, w.record_id)), None)
@@ -127,12 +133,11 @@ def save_versions(writes: list[VersionWrite]) -> None:
             updated_at=w.at,
             deleted_at=w.at if w.deleted else None,
         )
-        if first[(w.entity, w.record_id)].version == 1:  # created in this transaction
-            row["created_at"] = first[(w.entity, w.record_id)].at
+        # created_at is written on insert only (see upsert), so an update keeps the original.
+        row["created_at"] = first[(w.entity, w.record_id)].at
         by_entity.setdefault(w.entity, []).append(row)
     for entity, group in by_entity.items():
-        complete = [fill_created(entity, r) for r in group]
-        upsert(ENTITY_MODELS[entity].__table__, complete, ["id"])
+        upsert(ENTITY_MODELS[entity].__table__, group, ["id"], insert_only=("created_at",))
     index_rows = [
         {
             "entity": w.entity,
@@ -145,16 +150,6 @@ def save_versions(writes: list[VersionWrite]) -> None:
         for w in latest.values()
     ]
     stage_index(index_rows)
-
-
-def fill_created(entity: str, row: dict) -> dict:
-    """Keep ``created_at`` of an existing row (an upsert must not overwrite it)."""
-    if "created_at" in row:
-        return row
-    model = ENTITY_MODELS[entity]
-    created = db.session.execute(select(model.created_at).where(model.id == row["id"])).scalar_one_or_none()
-    row["created_at"] = created or row["updated_at"]
-    return row
 
 
 def stage_index(rows: list[dict]) -> None:

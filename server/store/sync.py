@@ -1,0 +1,421 @@
+"""``SqlStore``: the engine's ``sync.store.Store`` over SQLAlchemy, one per request.
+
+Reads of a batch are loaded up front by ``prefetch`` in a few set-based queries; writes are
+buffered and flushed in bulk by ``flush`` (one statement per table), which the handler calls
+just before it commits. Every read consults the buffer first, so the engine reads its own
+writes (a registration after its new household in the same batch).
+
+Concurrency: ``prefetch`` locks the pull-index rows of the records a batch touches (in one
+sorted statement, so two batches cannot deadlock on each other) before it reads their
+current versions; on PostgreSQL a second writer of the same record waits there and then
+reads the first writer's committed version. SQLite writers are serialised by BEGIN
+IMMEDIATE. A race the locks cannot cover (two devices creating the same new record) ends in
+a unique-key violation at flush; the handler retries the whole transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, tuple_, update
+
+from server.extensions import db
+from server.models import AppliedChange as AppliedRow
+from server.models import AuditEntry as AuditRow
+from server.models import Conflict as ConflictRow
+from server.models import Device, RecordVersion, SyncBatch, SyncIndex, User
+from server.models import RejectedChange as RejectedRow
+from server.models import Unit as UnitRow
+from server.store import records as record_store
+from sync.actors import Scope
+from sync.records import AppliedChange, AuditEntry, Conflict, Record, RejectedChange, StoredBatch, Unit
+
+Key = tuple[str, str]
+
+
+def record_from_row(row: RecordVersion, seq: int | None = None) -> Record:
+    return Record(
+        entity=row.entity,
+        id=row.record_id,
+        version=row.version,
+        deleted=row.deleted,
+        data=row.data,
+        commune_code=row.commune_code,
+        district_code=row.district_code,
+        written_at=row.valid_from,
+        seq=seq,
+    )
+
+
+def conflict_from_row(row: ConflictRow) -> Conflict:
+    return Conflict(
+        id=row.id,
+        entity=row.entity,
+        record_id=row.record_id,
+        change_id=row.change_id,
+        base_version=row.base_version,
+        server_version=row.server_version,
+        fields=row.fields,
+        device_id=row.device_id,
+        batch_id=row.batch_id,
+        user_id=row.user_id,
+        username=row.username,
+        created_at=row.created_at,
+        commune_code=row.commune_code,
+        district_code=row.district_code,
+        status=row.status,
+        resolution=row.resolution,
+        resolved_by=row.resolved_by,
+        resolved_at=row.resolved_at,
+        resolved_version=row.resolved_version,
+    )
+
+
+def conflict_columns(c: Conflict) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "entity": c.entity,
+        "record_id": c.record_id,
+        "change_id": c.change_id,
+        "base_version": c.base_version,
+        "server_version": c.server_version,
+        "fields": {k: dict(v) for k, v in c.fields.items()},
+        "device_id": c.device_id,
+        "batch_id": c.batch_id,
+        "user_id": c.user_id,
+        "username": c.username,
+        "created_at": c.created_at,
+        "commune_code": c.commune_code,
+        "district_code": c.district_code,
+        "status": c.status,
+        "resolution": c.resolution,
+        "resolved_by": c.resolved_by,
+        "resolved_at": c.resolved_at,
+        "resolved_version": c.resolved_version,
+    }
+
+
+class SqlStore:
+    """The engine's store inside the current ``db.session`` transaction (see module doc)."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, Unit] | None = None
+        self._current: dict[Key, Record | None] = {}
+        self._versions: dict[tuple[str, str, int], Record | None] = {}
+        self._applied: dict[str, AppliedChange | None] = {}
+        self._new_versions: list[Record] = []
+        self._new_applied: list[AppliedChange] = []
+        self._new_audit: list[AuditEntry] = []
+        self._new_conflicts: list[Conflict] = []
+        self._rejected: dict[str, RejectedChange] = {}
+        self._locked: set[Key] = set()
+
+    # -- units ---------------------------------------------------------------------------
+    def _all_units(self) -> dict[str, Unit]:
+        if self._units is None:
+            rows = db.session.execute(select(UnitRow.code, UnitRow.level, UnitRow.parent_code, UnitRow.name))
+            self._units = {r.code: Unit(r.code, r.level, r.parent_code, r.name) for r in rows}
+        return self._units
+
+    def get_unit(self, code: str) -> Unit | None:
+        return self._all_units().get(code)
+
+    def list_child_units(self, code: str) -> Sequence[Unit]:
+        return sorted((u for u in self._all_units().values() if u.parent_code == code), key=lambda u: u.code)
+
+    # -- batch reads -----------------------------------------------------------------------
+    def prefetch(
+        self,
+        *,
+        records: Iterable[Key] = (),
+        versions: Iterable[tuple[str, str, int]] = (),
+        change_ids: Iterable[str] = (),
+    ) -> None:
+        keys = sorted(set(records) - set(self._current))
+        if keys:
+            self._lock(keys)
+            self._load_current(keys)
+        wanted = [v for v in set(versions) if v not in self._versions]
+        if wanted:
+            q = select(RecordVersion).where(
+                tuple_(RecordVersion.entity, RecordVersion.record_id, RecordVersion.version).in_(wanted)
+            )
+            found = {
+                (r.entity, r.record_id, r.version): record_from_row(r)
+                for r in db.session.execute(q).scalars()
+            }
+            for key in wanted:
+                self._versions[key] = found.get(key)
+        ids = [c for c in set(change_ids) if c not in self._applied]
+        if ids:
+            q = select(AppliedRow).where(AppliedRow.change_id.in_(ids))
+            found_changes = {r.change_id: applied_from_row(r) for r in db.session.execute(q).scalars()}
+            for change_id in ids:
+                self._applied[change_id] = found_changes.get(change_id)
+
+    def _lock(self, keys: list[Key]) -> None:
+        """Row-lock the pull-index rows of existing records, in key order (PostgreSQL)."""
+        if db.session.get_bind().dialect.name != "postgresql":
+            return
+        q = (
+            select(SyncIndex.entity)
+            .where(tuple_(SyncIndex.entity, SyncIndex.record_id).in_(keys))
+            .order_by(SyncIndex.entity, SyncIndex.record_id)
+            .with_for_update()
+        )
+        db.session.execute(q).all()
+        self._locked.update(keys)
+
+    def _load_current(self, keys: list[Key]) -> None:
+        q = select(RecordVersion).where(
+            tuple_(RecordVersion.entity, RecordVersion.record_id).in_(keys), RecordVersion.valid_to.is_(None)
+        )
+        found = {(r.entity, r.record_id): record_from_row(r) for r in db.session.execute(q).scalars()}
+        for key in keys:
+            self._current[key] = found.get(key)
+
+    def get_record(self, entity: str, record_id: str) -> Record | None:
+        key = (entity, record_id)
+        if key not in self._current:
+            self._load_current([key])
+        return self._current[key]
+
+    def get_version(self, entity: str, record_id: str, version: int) -> Record | None:
+        key = (entity, record_id, version)
+        if key not in self._versions:
+            self.prefetch(versions=[key])
+        return self._versions[key]
+
+    def get_applied_change(self, change_id: str) -> AppliedChange | None:
+        if change_id not in self._applied:
+            self.prefetch(change_ids=[change_id])
+        return self._applied[change_id]
+
+    def get_batch(self, batch_id: str) -> StoredBatch | None:
+        row = db.session.get(SyncBatch, batch_id)
+        if row is None:
+            return None
+        return StoredBatch(row.batch_id, row.user_id, row.device_id, row.received_at, row.response)
+
+    def get_conflict(self, conflict_id: str) -> Conflict | None:
+        for conflict in self._new_conflicts:
+            if conflict.id == conflict_id:
+                return conflict
+        row = db.session.get(ConflictRow, conflict_id)
+        return conflict_from_row(row) if row else None
+
+    # -- feeds and listings ----------------------------------------------------------------
+    def list_changes(self, scope: Scope, after: int, limit: int) -> list[Record]:
+        q = (
+            select(RecordVersion, SyncIndex.seq)
+            .join(
+                RecordVersion,
+                (RecordVersion.entity == SyncIndex.entity)
+                & (RecordVersion.record_id == SyncIndex.record_id)
+                & (RecordVersion.version == SyncIndex.version),
+            )
+            .where(SyncIndex.seq > after)
+            .order_by(SyncIndex.seq)
+            .limit(limit)
+        )
+        if scope.level == "commune":
+            q = q.where(SyncIndex.commune_code == scope.code)
+        elif scope.level == "district":
+            q = q.where(SyncIndex.district_code == scope.code)
+        # The province holds every record there is: no filter, so the seq index serves it.
+        return [record_from_row(row, seq) for row, seq in db.session.execute(q).all()]
+
+    def list_conflicts(
+        self,
+        scope: Scope,
+        *,
+        status: str | None = None,
+        entity: str | None = None,
+        unit_code: str | None = None,
+    ) -> list[Conflict]:
+        q = select(ConflictRow).order_by(ConflictRow.created_at, ConflictRow.id)
+        if scope.level == "commune":
+            q = q.where(ConflictRow.commune_code == scope.code)
+        elif scope.level == "district":
+            q = q.where(ConflictRow.district_code == scope.code)
+        if status:
+            q = q.where(ConflictRow.status == status)
+        if entity:
+            q = q.where(ConflictRow.entity == entity)
+        if unit_code:
+            q = q.where((ConflictRow.commune_code == unit_code) | (ConflictRow.district_code == unit_code))
+        return [conflict_from_row(r) for r in db.session.execute(q).scalars()]
+
+    # -- writes ------------------------------------------------------------------------------
+    def save_version(self, record: Record) -> None:
+        self._new_versions.append(record)
+        self._current[(record.entity, record.id)] = record
+        self._versions[(record.entity, record.id, record.version)] = record
+
+    def save_applied_change(self, change: AppliedChange) -> None:
+        self._new_applied.append(change)
+        self._applied[change.change_id] = change
+
+    def save_rejected_change(self, change: RejectedChange) -> None:
+        self._rejected[change.change_id] = change
+
+    def create_conflict(self, conflict: Conflict) -> None:
+        self._new_conflicts.append(conflict)
+
+    def save_conflict_resolution(self, conflict: Conflict) -> None:
+        pending = [c for c in self._new_conflicts if c.id == conflict.id]
+        if pending:
+            self._new_conflicts[self._new_conflicts.index(pending[0])] = conflict
+            return
+        values = conflict_columns(conflict)
+        db.session.execute(update(ConflictRow).where(ConflictRow.id == conflict.id).values(**values))
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        self._new_audit.append(entry)
+
+    def save_batch(self, batch: StoredBatch) -> None:
+        db.session.add(
+            SyncBatch(
+                batch_id=batch.batch_id,
+                user_id=batch.user_id,
+                device_id=batch.device_id,
+                received_at=batch.received_at,
+                response=dict(batch.response),
+            )
+        )
+
+    def touch_device(self, device_id: str, user_id: Any, at: datetime) -> None:
+        device = db.session.get(Device, device_id)
+        if device is None:
+            db.session.add(Device(id=device_id, user_id=user_id, first_seen_at=at, last_sync_at=at))
+        else:
+            device.user_id, device.last_sync_at = user_id, at
+        db.session.execute(update(User).where(User.id == user_id).values(last_sync_at=at))
+
+    # -- flush -------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything buffered, in bulk, then number the pull index. Call before commit."""
+        meta = {(e.entity, e.record_id, e.version): e for e in self._new_audit}
+        record_store.save_versions(
+            [
+                record_store.VersionWrite(
+                    r.entity,
+                    r.id,
+                    r.version,
+                    dict(r.data),
+                    r.deleted,
+                    r.commune_code,
+                    r.district_code,
+                    r.written_at,
+                    **version_meta(meta.get((r.entity, r.id, r.version))),
+                )
+                for r in self._new_versions
+            ]
+        )
+        if self._new_applied:
+            db.session.execute(insert(AppliedRow), [applied_columns(c) for c in self._new_applied])
+        if self._rejected:
+            ids = list(self._rejected)
+            db.session.execute(delete(RejectedRow).where(RejectedRow.change_id.in_(ids)))
+            db.session.execute(
+                insert(RejectedRow),
+                [rejected_columns(c, self.get_unit(c.unit_code)) for c in self._rejected.values()],
+            )
+        if self._new_conflicts:
+            db.session.execute(insert(ConflictRow), [conflict_columns(c) for c in self._new_conflicts])
+        if self._new_audit:
+            db.session.execute(insert(AuditRow), [audit_columns(e) for e in self._new_audit])
+        db.session.flush()
+        record_store.assign_sequences()
+        self._new_versions, self._new_applied, self._new_audit, self._new_conflicts = [], [], [], []
+        self._rejected = {}
+
+
+def version_meta(entry: AuditEntry | None) -> dict[str, Any]:
+    """Who wrote a version: taken from the audit entry the engine appended with it."""
+    if entry is None:
+        return {}
+    return {
+        "change_id": entry.change_id,
+        "actor": entry.username,
+        "device_id": entry.device_id,
+        "batch_id": entry.batch_id,
+    }
+
+
+def applied_from_row(row: AppliedRow) -> AppliedChange:
+    return AppliedChange(
+        change_id=row.change_id,
+        batch_id=row.batch_id,
+        device_id=row.device_id,
+        user_id=row.user_id,
+        entity=row.entity,
+        record_id=row.record_id,
+        status=row.status,
+        version=row.version,
+        conflict_id=row.conflict_id,
+        received_at=row.received_at,
+        client_time=row.client_time,
+    )
+
+
+def applied_columns(c: AppliedChange) -> dict[str, Any]:
+    return {
+        "change_id": c.change_id,
+        "batch_id": c.batch_id,
+        "device_id": c.device_id,
+        "user_id": c.user_id,
+        "entity": c.entity,
+        "record_id": c.record_id,
+        "status": c.status,
+        "version": c.version,
+        "conflict_id": c.conflict_id,
+        "received_at": c.received_at,
+        "client_time": c.client_time,
+    }
+
+
+def rejected_columns(c: RejectedChange, unit: Unit | None) -> dict[str, Any]:
+    """A refused change's row, placed in the sender's unit so their supervisors see it."""
+    commune = unit.code if unit and unit.level == "commune" else None
+    district = unit.parent_code if commune else unit.code if unit and unit.level == "district" else None
+    return {
+        "change_id": c.change_id,
+        "batch_id": c.batch_id,
+        "device_id": c.device_id,
+        "user_id": c.user_id,
+        "username": c.username,
+        "unit_code": c.unit_code,
+        "entity": c.entity,
+        "record_id": c.record_id,
+        "op": c.op,
+        "base_version": c.base_version,
+        "data": dict(c.data),
+        "errors": dict(c.errors),
+        "received_at": c.received_at,
+        "client_time": c.client_time,
+        "commune_code": commune,
+        "district_code": district,
+    }
+
+
+def audit_columns(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": e.at,
+        "actor": e.username,
+        "user_id": e.user_id,
+        "device_id": e.device_id,
+        "batch_id": e.batch_id,
+        "change_id": e.change_id,
+        "client_time": e.client_time,
+        "action": e.action,
+        "entity": e.entity,
+        "record_id": e.record_id,
+        "version": e.version,
+        "before": dict(e.before),
+        "after": dict(e.after),
+        "commune_code": e.commune_code,
+        "district_code": e.district_code,
+    }
