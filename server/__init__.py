@@ -53,7 +53,10 @@ def create_app(config: dict | None = None) -> Flask:
 def register_blueprints(api: Api) -> None:
     """Every blueprint of the app; JSON ones through flask-smorest so they are documented."""
     from server.auth.views import blp as auth
+    from server.changes.views import blp as changes
+    from server.conflicts.views import blp as conflicts
+    from server.decisions.views import blp as decisions
     from server.units.views import blp as units
 
-    for blueprint in (auth, units):
+    for blueprint in (auth, units, changes, conflicts, decisions):
         api.register_blueprint(blueprint)

@@ -26,16 +26,18 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_transition": (409, "The record is not in a state that allows this."),
     "locked": (409, "The record is locked."),
     "conflict": (409, "The request conflicts with the current state."),
+    "batch_id_taken": (409, "This batch_id was sent by another user."),
     "payload_too_large": (413, "The request body is too large."),
     "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),
     "validation_error": (422, "The request is invalid."),
+    "read_only": (422, "A field the caller may not set was changed."),
     "too_many_requests": (429, "Too many attempts; wait before trying again."),
     "internal_error": (500, "An unexpected error occurred; it has been logged."),
     "retry": (503, "The change could not be committed; send the same batch again."),
     "unavailable": (503, "The service is temporarily unavailable; try again shortly."),
 }
 # Domain codes from the engine that share a status with a generic one.
-ALIASES = {"out_of_scope": "not_found", "read_only": "forbidden"}
+ALIASES = {"out_of_scope": "not_found"}
 
 
 class APIError(Exception):
@@ -124,7 +126,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         code = getattr(exc, "code", None)
-        if isinstance(code, str) and (code in ERRORS or code in ALIASES):
+        if isinstance(code, str) and code in ALIASES:
+            # Outside the caller's units: answer exactly as for a record that does not exist.
+            return error_response(ALIASES[code])
+        if isinstance(code, str) and code in ERRORS:
             # A typed domain exception from the engine.
             return error_response(code, str(exc) or None, getattr(exc, "details", None))
         if is_database_unavailable(exc):

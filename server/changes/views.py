@@ -1,0 +1,107 @@
+"""``/api/v1/sync``: devices push batches of changes and pull what changed."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from schemas.records import validate_record
+from schemas.sync import PullQuerySchema, PullResponseSchema, PushRequestSchema, PushResponseSchema
+from server.auth.current import current_user, require_roles
+from server.clock import utcnow
+from server.errors import APIError
+from server.store.sync import SqlStore
+from server.transactions import run_write
+from sync.actors import Actor
+from sync.engine import pull, push_batch
+
+blp = Blueprint("changes", __name__, url_prefix="/api/v1/sync", description="Offline sync: push and pull")
+
+
+def actor_of(user) -> Actor:
+    return Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+
+
+@blp.before_request
+def limit_push_size():
+    """Refuse an oversized batch before parsing it: 5 MiB or 500 changes (413)."""
+    if request.endpoint != "changes.Push" or request.method != "POST":
+        return
+    cfg = current_app.config
+    if (request.content_length or 0) > cfg["PUSH_MAX_BYTES"]:
+        raise APIError(
+            "payload_too_large",
+            f"A batch may be at most {cfg['PUSH_MAX_BYTES']} bytes.",
+            {"max_bytes": cfg["PUSH_MAX_BYTES"]},
+        )
+    body = request.get_json(silent=True)
+    changes = body.get("changes") if isinstance(body, dict) else None
+    if isinstance(changes, list) and len(changes) > cfg["PUSH_MAX_CHANGES"]:
+        raise APIError(
+            "payload_too_large",
+            f"A batch may hold at most {cfg['PUSH_MAX_CHANGES']} changes.",
+            {"max_changes": cfg["PUSH_MAX_CHANGES"], "changes": len(changes)},
+        )
+
+
+@blp.route("/push")
+class Push(MethodView):
+    @blp.arguments(PushRequestSchema)
+    @blp.response(200, PushResponseSchema)
+    @blp.alt_response(413, description="payload_too_large")
+    @blp.alt_response(503, description="retry: nothing was committed; send the same batch again")
+    @require_roles()
+    def post(self, body):
+        """Apply a device's batch of changes; each change gets its own status."""
+        actor = actor_of(current_user())
+
+        def work():
+            store = SqlStore()
+            response = push_batch(
+                store, actor, body["device_id"], body["batch_id"], body["changes"], utcnow(), validate_record
+            )
+            store.flush()
+            return response
+
+        return run_write(work)
+
+
+def cursor_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="sync-pull-cursor")
+
+
+def encode_cursor(user_id: int, position: int) -> str:
+    return cursor_serializer().dumps([user_id, position])
+
+
+def decode_cursor(cursor: str | None, user_id: int) -> int | None:
+    """The feed position inside a cursor; it must be this user's own, signed by us."""
+    if cursor is None:
+        return None
+    try:
+        owner, position = cursor_serializer().loads(cursor)
+    except (BadSignature, ValueError, TypeError) as exc:
+        raise APIError(
+            "validation_error", "The cursor is not valid.", {"cursor": ["Not a valid cursor."]}
+        ) from exc
+    if owner != user_id:
+        raise APIError(
+            "validation_error", "This cursor belongs to another user.", {"cursor": ["Not a valid cursor."]}
+        )
+    return position
+
+
+@blp.route("/pull")
+class Pull(MethodView):
+    @blp.arguments(PullQuerySchema, location="query")
+    @blp.response(200, PullResponseSchema)
+    @require_roles()
+    def get(self, args):
+        """Records of the caller's units changed since the cursor, each once at its latest version."""
+        user = current_user()
+        position = decode_cursor(args.get("cursor"), user.id)
+        page = pull(SqlStore(), actor_of(user), position, args["limit"])
+        page["cursor"] = encode_cursor(user.id, page["cursor"])
+        return page

@@ -1,0 +1,44 @@
+"""``/api/v1/registrations/<id>/decision``: the commune People's Committee decides a form."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemas.decisions import DecisionRequest
+from schemas.sync import PulledRecordSchema
+from server.auth.current import current_user, require_roles
+from server.changes.views import actor_of
+from server.clock import utcnow
+from server.store.sync import SqlStore
+from server.transactions import run_write
+from sync.engine import decide_registration
+
+blp = Blueprint("decisions", __name__, url_prefix="/api/v1/registrations", description="Decisions on forms")
+
+
+@blp.route("/<string:registration_id>/decision")
+class Decision(MethodView):
+    @blp.arguments(DecisionRequest)
+    @blp.response(200, PulledRecordSchema)
+    @blp.alt_response(409, description="version_conflict or invalid_transition")
+    @require_roles("commune_official", "admin")
+    def post(self, body, registration_id):
+        """Approve, reject or return a submitted registration (expected version required)."""
+        actor = actor_of(current_user())
+
+        def work():
+            store = SqlStore()
+            record = decide_registration(
+                store,
+                actor,
+                registration_id.lower(),
+                body["decision"],
+                body["note"],
+                body["version"],
+                utcnow(),
+            )
+            store.flush()
+            return record
+
+        return run_write(work)
