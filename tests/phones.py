@@ -35,7 +35,11 @@ class Phone:
 
     # -- sync --------------------------------------------------------------------------------
     def push(self, batch_id: str | None = None, expect: int = 200) -> dict:
-        body = {"device_id": self.device_id, "batch_id": batch_id or str(uuid.uuid4()), "changes": self.outbox}
+        body = {
+            "device_id": self.device_id,
+            "batch_id": batch_id or str(uuid.uuid4()),
+            "changes": self.outbox,
+        }
         resp = self.client.post("/api/v1/sync/push", json=body, headers=self.headers)
         assert resp.status_code == expect, resp.get_json()
         if expect == 200:
@@ -67,8 +71,15 @@ class Phone:
 
 
 def change(entity: str, record_id: str, data: dict, base_version: int | None, op: str = "upsert") -> dict:
-    return {"change_id": str(uuid.uuid4()), "entity": entity, "id": record_id, "op": op,
-            "base_version": base_version, "data": data, "client_time": "2020-05-02T08:15:00+07:00"}
+    return {
+        "change_id": str(uuid.uuid4()),
+        "entity": entity,
+        "id": record_id,
+        "op": op,
+        "base_version": base_version,
+        "data": data,
+        "client_time": "2020-05-02T08:15:00+07:00",
+    }
 
 
 def statuses(response: dict) -> list[str]:

@@ -55,8 +55,9 @@ def test_a_phone_that_lost_the_response_resends_the_batch_and_nothing_doubles(ap
     assert resp.get_json() == first
     assert count(app, RecordVersion) == versions
     # the same change in a new batch (the phone rebuilt its outbox) is a duplicate
-    again = client.post("/api/v1/sync/push", json={**phone.last_batch, "batch_id": str(uuid.uuid4())},
-                        headers=phone.headers).get_json()
+    again = client.post(
+        "/api/v1/sync/push", json={**phone.last_batch, "batch_id": str(uuid.uuid4())}, headers=phone.headers
+    ).get_json()
     assert statuses(again) == ["duplicate"] and again["results"][0]["version"] == 1
     assert count(app, RecordVersion) == versions
 
@@ -99,8 +100,11 @@ def test_a_true_conflict_keeps_both_values_until_an_official_resolves_it(client,
     assert listed[0]["fields"]["members"] == {"base": 4, "server": 5, "device": 6}
     assert listed[0]["record"]["data"]["members"] == 5
 
-    resp = client.post(f"/api/v1/conflicts/{result['conflict_id']}/resolve",
-                       json={"resolution": "take_device"}, headers=official)
+    resp = client.post(
+        f"/api/v1/conflicts/{result['conflict_id']}/resolve",
+        json={"resolution": "take_device"},
+        headers=official,
+    )
     assert resp.status_code == 200, resp.get_json()
     for phone in (a, b):
         phone.pull()
@@ -109,8 +113,11 @@ def test_a_true_conflict_keeps_both_values_until_an_official_resolves_it(client,
 
 
 def test_a_collaborator_cannot_resolve_conflicts(client, auth):
-    resp = client.post(f"/api/v1/conflicts/{uuid.uuid4()}/resolve", json={"resolution": "keep_server"},
-                       headers=auth.headers("collaborator"))
+    resp = client.post(
+        f"/api/v1/conflicts/{uuid.uuid4()}/resolve",
+        json={"resolution": "keep_server"},
+        headers=auth.headers("collaborator"),
+    )
     assert resp.status_code == 403
 
 
@@ -220,21 +227,29 @@ def test_a_pulled_record_pushed_back_unchanged_is_valid_and_changes_nothing(app,
 def test_more_than_500_changes_is_413(client, auth):
     headers = auth.headers("collaborator")
     changes = [change("households", str(uuid.uuid4()), household(), None) for _ in range(501)]
-    resp = client.post("/api/v1/sync/push", json={"device_id": "p", "batch_id": str(uuid.uuid4()),
-                                                  "changes": changes}, headers=headers)
+    resp = client.post(
+        "/api/v1/sync/push",
+        json={"device_id": "p", "batch_id": str(uuid.uuid4()), "changes": changes},
+        headers=headers,
+    )
     assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "payload_too_large"
 
 
 def test_more_than_5_mib_is_413(client, auth):
     headers = auth.headers("collaborator")
-    body = json.dumps({"device_id": "p", "batch_id": str(uuid.uuid4()), "changes": [], "pad": "x" * (5 << 20)})
+    body = json.dumps(
+        {"device_id": "p", "batch_id": str(uuid.uuid4()), "changes": [], "pad": "x" * (5 << 20)}
+    )
     resp = client.post("/api/v1/sync/push", data=body, content_type="application/json", headers=headers)
     assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "payload_too_large"
 
 
 def test_a_push_envelope_with_unknown_fields_is_422(client, auth):
-    resp = client.post("/api/v1/sync/push", json={"device_id": "p", "batch_id": str(uuid.uuid4()),
-                                                  "changes": [], "extra": 1}, headers=auth.headers("collaborator"))
+    resp = client.post(
+        "/api/v1/sync/push",
+        json={"device_id": "p", "batch_id": str(uuid.uuid4()), "changes": [], "extra": 1},
+        headers=auth.headers("collaborator"),
+    )
     assert resp.status_code == 422 and "extra" in resp.get_json()["error"]["details"]
 
 
