@@ -103,3 +103,13 @@ class UUIDText(fields.Field):
             return str(uuid.UUID(value))
         except ValueError as exc:
             raise self.make_error("invalid") from exc
+
+
+class Day(DateText):
+    """A query-string day ``YYYY-MM-DD`` (2020-02-30 is refused), loaded as a ``date``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        return date.fromisoformat(super()._deserialize(value, attr, data, **kwargs))
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.isoformat()

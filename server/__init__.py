@@ -56,7 +56,8 @@ def register_blueprints(api: Api) -> None:
     from server.changes.views import blp as changes
     from server.conflicts.views import blp as conflicts
     from server.decisions.views import blp as decisions
+    from server.delays.views import blp as delays
     from server.units.views import blp as units
 
-    for blueprint in (auth, units, changes, conflicts, decisions):
+    for blueprint in (auth, units, changes, conflicts, decisions, delays):
         api.register_blueprint(blueprint)

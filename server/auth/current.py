@@ -72,3 +72,16 @@ def require_roles(*roles: str):
         return wrapper
 
     return decorator
+
+
+def requested_unit(code: str | None) -> Scope | None:
+    """The unit a query narrows to (``?unit=CODE``), as a scope; 404 unless inside the caller's.
+
+    An unknown unit and a unit outside the caller's scope get the same answer, as records do.
+    """
+    if code is None:
+        return None
+    unit = unit_store.get_unit(code)
+    if unit is None or not current_scope().covers_unit(unit.code, unit.level, unit.parent_code):
+        raise APIError("not_found", f"No unit {code} in your scope.")
+    return Scope(level=unit.level, unit_code=unit.code)

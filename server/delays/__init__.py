@@ -1,0 +1,1 @@
+"""``GET /api/v1/delays``: the delay audit."""

@@ -1,0 +1,316 @@
+"""SQL for the delay audit (``GET /api/v1/delays``): what was late on a given day, and where.
+
+Each kind of delay is one SELECT over a *source* of records: the typed current tables when
+``as_of`` is today or later, or - for a past day - the versions kept in ``record_versions``
+that were valid at the end of that programme day (``valid_from`` before midnight, ``valid_to``
+open or after it), read from their JSON ``data``. Both sources expose the same columns, so
+the rules (``sync/delays.py``) are written once. The kinds are joined with UNION ALL; the
+database filters, computes ``due_date``/``days_overdue``, sorts and summarises, and Python
+only receives the late items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.sql import ColumnElement, Select
+
+from server.extensions import db
+from server.models import Household, Payout, RecordVersion, Registration, SupportItem, SyncBatch, Unit, User
+from server.scope import Scope
+from server.store.calendar import (
+    add_days,
+    day_literal,
+    day_of,
+    days_between,
+    json_date,
+    json_text,
+    json_timestamp,
+)
+from sync.delays import (
+    APPROVAL_OVERDUE,
+    COLLABORATOR_SILENT,
+    NEVER_SYNCED,
+    PAYOUT_OVERDUE,
+    SETTLED_PAYOUT_STATUSES,
+    SILENT,
+    SUPPORT_OVERDUE,
+    WAITING_REGISTRATION_STATUS,
+    WAITING_SUPPORT_STATUS,
+)
+
+ITEM_COLUMNS = (
+    "kind",
+    "entity",
+    "id",
+    "household_id",
+    "district_code",
+    "commune_code",
+    "due_date",
+    "days_overdue",
+    "status",
+    "amount_vnd",
+)
+
+
+@dataclass(frozen=True)
+class DelayQuery:
+    """One question: late on ``as_of``, of these kinds, inside ``scope`` (and ``unit``)."""
+
+    as_of: date
+    kinds: tuple[str, ...]
+    scope: Scope
+    unit: Scope | None
+    approval_days: int
+    silent_days: int
+    zone: str
+    from_versions: bool  # a past day: read the versions kept, not the current tables
+
+    @property
+    def cutoff(self) -> datetime:
+        """The first instant after ``as_of`` in the programme's time zone (as UTC)."""
+        midnight = datetime.combine(self.as_of + timedelta(days=1), time(0), tzinfo=ZoneInfo(self.zone))
+        return midnight.astimezone(UTC)
+
+    def within(self, columns) -> ColumnElement[bool]:
+        """Rows inside the caller's scope and the requested unit."""
+        condition = self.scope.where(columns)
+        return and_(condition, self.unit.where(columns)) if self.unit else condition
+
+
+# -- sources: the same columns from the current tables or from the versions of a past day ----
+
+
+def versions_at(entity: str, cutoff: datetime):
+    """The version of each record of ``entity`` that held at ``cutoff`` (a FROM-able select)."""
+    return select(RecordVersion).where(
+        RecordVersion.entity == entity,
+        RecordVersion.valid_from < cutoff,
+        or_(RecordVersion.valid_to.is_(None), RecordVersion.valid_to >= cutoff),
+    )
+
+
+def payout_source(q: DelayQuery):
+    if not q.from_versions:
+        p = Payout
+        cols = [p.id, p.household_id, p.district_code, p.commune_code, p.deleted, p.status, p.due_date]
+        return select(*cols, p.amount_vnd).subquery("payouts_then")
+    rv = versions_at("payouts", q.cutoff).subquery("rv")
+    return select(
+        rv.c.record_id.label("id"),
+        json_text(rv.c.data, "household_id").label("household_id"),
+        rv.c.district_code,
+        rv.c.commune_code,
+        rv.c.deleted,
+        json_text(rv.c.data, "status").label("status"),
+        json_date(json_text(rv.c.data, "due_date")).label("due_date"),
+        cast(json_text(rv.c.data, "amount_vnd"), BigInteger).label("amount_vnd"),
+    ).subquery("payouts_then")
+
+
+def support_source(q: DelayQuery):
+    if not q.from_versions:
+        s = SupportItem
+        return select(
+            s.id, s.household_id, s.district_code, s.commune_code, s.deleted, s.status, s.due_date
+        ).subquery("support_then")
+    rv = versions_at("support_items", q.cutoff).subquery("rv")
+    return select(
+        rv.c.record_id.label("id"),
+        json_text(rv.c.data, "household_id").label("household_id"),
+        rv.c.district_code,
+        rv.c.commune_code,
+        rv.c.deleted,
+        json_text(rv.c.data, "status").label("status"),
+        json_date(json_text(rv.c.data, "due_date")).label("due_date"),
+    ).subquery("support_then")
+
+
+def registration_source(q: DelayQuery):
+    """Registrations with ``received_on``: the programme day of their (latest) submission."""
+    if not q.from_versions:
+        r = Registration
+        return select(
+            r.id,
+            r.household_id,
+            r.district_code,
+            r.commune_code,
+            r.deleted,
+            r.status,
+            day_of(r.submitted_at, q.zone).label("received_on"),
+        ).subquery("registrations_then")
+    rv = versions_at("registrations", q.cutoff).subquery("rv")
+    return select(
+        rv.c.record_id.label("id"),
+        json_text(rv.c.data, "household_id").label("household_id"),
+        rv.c.district_code,
+        rv.c.commune_code,
+        rv.c.deleted,
+        json_text(rv.c.data, "status").label("status"),
+        day_of(json_timestamp(json_text(rv.c.data, "submitted_at")), q.zone).label("received_on"),
+    ).subquery("registrations_then")
+
+
+def deleted_household_ids(q: DelayQuery) -> Select:
+    """Households deleted (as of the day asked): their records drop out of the audit."""
+    if not q.from_versions:
+        return select(Household.id).where(Household.deleted.is_(True))
+    rv = versions_at("households", q.cutoff).subquery("hh")
+    return select(rv.c.record_id).where(rv.c.deleted.is_(True))
+
+
+def collaborator_source(q: DelayQuery):
+    """Active collaborators with their units' codes and ``last_sync_at`` as of the day asked."""
+    if q.from_versions:
+        # Batches received by the end of that day; users.last_sync_at may be later.
+        last_sync = (
+            select(func.max(SyncBatch.received_at))
+            .where(SyncBatch.user_id == User.id, SyncBatch.received_at < q.cutoff)
+            .scalar_subquery()
+        )
+    else:
+        last_sync = User.last_sync_at
+    commune = case((Unit.level == "commune", Unit.code), else_=null())
+    district = case((Unit.level == "commune", Unit.parent_code), (Unit.level == "district", Unit.code))
+    query = (
+        select(
+            User.username.label("id"),
+            cast(commune, String).label("commune_code"),
+            cast(district, String).label("district_code"),
+            User.created_at,
+            last_sync.label("last_sync_at"),
+        )
+        .join(Unit, Unit.code == User.unit_code)
+        .where(User.role == "collaborator", User.active.is_(True))
+    )
+    if q.from_versions:
+        query = query.where(User.created_at < q.cutoff)  # no account yet: nobody to be silent
+    return query.subquery("collaborators_then")
+
+
+# -- the four kinds -------------------------------------------------------------------------
+
+
+def late_item(
+    q: DelayQuery, kind: str, entity: str, src, due: ColumnElement, status: ColumnElement, amount=None
+) -> Select:
+    """One kind's late items in the common column layout."""
+    as_of = day_literal(q.as_of)
+    return select(
+        literal(kind, String).label("kind"),
+        literal(entity, String).label("entity"),
+        src.c.id.label("id"),
+        (src.c.household_id if "household_id" in src.c else cast(null(), String)).label("household_id"),
+        src.c.district_code.label("district_code"),
+        src.c.commune_code.label("commune_code"),
+        type_coerce(due, Date).label("due_date"),  # no CAST: SQLite would make it a number
+        days_between(due, as_of).label("days_overdue"),
+        status.label("status"),
+        (amount if amount is not None else cast(null(), BigInteger)).label("amount_vnd"),
+    ).where(q.within(src.c), due < as_of)
+
+
+def payouts_overdue(q: DelayQuery) -> Select:
+    src = payout_source(q)
+    return late_item(q, PAYOUT_OVERDUE, "payouts", src, src.c.due_date, src.c.status, src.c.amount_vnd).where(
+        src.c.deleted.is_(False),
+        src.c.status.not_in(SETTLED_PAYOUT_STATUSES),
+        src.c.household_id.not_in(deleted_household_ids(q)),
+    )
+
+
+def support_overdue(q: DelayQuery) -> Select:
+    src = support_source(q)
+    return late_item(q, SUPPORT_OVERDUE, "support_items", src, src.c.due_date, src.c.status).where(
+        src.c.deleted.is_(False),
+        src.c.status == WAITING_SUPPORT_STATUS,
+        src.c.due_date.is_not(None),
+        src.c.household_id.not_in(deleted_household_ids(q)),
+    )
+
+
+def approvals_overdue(q: DelayQuery) -> Select:
+    src = registration_source(q)
+    due = add_days(src.c.received_on, q.approval_days)
+    return late_item(q, APPROVAL_OVERDUE, "registrations", src, due, src.c.status).where(
+        src.c.deleted.is_(False),
+        src.c.status == WAITING_REGISTRATION_STATUS,
+        src.c.received_on.is_not(None),
+        src.c.household_id.not_in(deleted_household_ids(q)),
+    )
+
+
+def collaborators_silent(q: DelayQuery) -> Select:
+    src = collaborator_source(q)
+    since = day_of(func.coalesce(src.c.last_sync_at, src.c.created_at), q.zone)
+    status = case((src.c.last_sync_at.is_(None), NEVER_SYNCED), else_=SILENT)
+    return late_item(q, COLLABORATOR_SILENT, "users", src, add_days(since, q.silent_days), status)
+
+
+KIND_QUERIES = {
+    PAYOUT_OVERDUE: payouts_overdue,
+    APPROVAL_OVERDUE: approvals_overdue,
+    SUPPORT_OVERDUE: support_overdue,
+    COLLABORATOR_SILENT: collaborators_silent,
+}
+
+
+def late_items(q: DelayQuery):
+    """Every late item of the kinds asked, as one subquery."""
+    parts = [KIND_QUERIES[kind](q) for kind in q.kinds]
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("late")
+
+
+def list_delays(q: DelayQuery) -> list[dict]:
+    """The late items, most overdue first (then by kind, unit and id, so the order is stable)."""
+    items = late_items(q)
+    query = select(*(items.c[name] for name in ITEM_COLUMNS)).order_by(
+        items.c.days_overdue.desc(), items.c.kind, items.c.district_code, items.c.commune_code, items.c.id
+    )
+    return [dict(row._mapping) for row in db.session.execute(query)]
+
+
+def summarise_delays(q: DelayQuery) -> dict[str | None, dict]:
+    """Per district: how many late items of each kind, VND of late payouts, the worst item."""
+    items = late_items(q)
+    ranked = select(
+        items,
+        func.row_number()
+        .over(
+            partition_by=items.c.district_code,
+            order_by=(items.c.days_overdue.desc(), items.c.kind, items.c.commune_code, items.c.id),
+        )
+        .label("rank"),
+    ).subquery("ranked")
+    worst = ranked.c.rank == 1
+    columns = [ranked.c.district_code, func.count().label("total")]
+    columns += [func.sum(case((ranked.c.kind == kind, 1), else_=0)).label(kind) for kind in q.kinds]
+    columns += [
+        func.coalesce(
+            func.sum(case((ranked.c.kind == PAYOUT_OVERDUE, ranked.c.amount_vnd), else_=0)), 0
+        ).label("overdue_payout_vnd"),
+        func.max(case((worst, ranked.c.kind))).label("worst_kind"),
+        func.max(case((worst, ranked.c.entity))).label("worst_entity"),
+        func.max(case((worst, ranked.c.id))).label("worst_id"),
+        func.max(case((worst, ranked.c.due_date))).label("worst_due_date"),
+        func.max(ranked.c.days_overdue).label("worst_days_overdue"),
+    ]
+    query = select(*columns).group_by(ranked.c.district_code)
+    return {row.district_code: dict(row._mapping) for row in db.session.execute(query)}
