@@ -57,7 +57,8 @@ def register_blueprints(api: Api) -> None:
     from server.conflicts.views import blp as conflicts
     from server.decisions.views import blp as decisions
     from server.delays.views import blp as delays
+    from server.entities.views import blp as entities
     from server.units.views import blp as units
 
-    for blueprint in (auth, units, changes, conflicts, decisions, delays):
+    for blueprint in (auth, units, changes, conflicts, decisions, delays, entities):
         api.register_blueprint(blueprint)

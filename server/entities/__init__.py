@@ -1,0 +1,1 @@
+"""Reads of households, registrations, support items and payouts."""
