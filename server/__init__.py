@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_blueprints(api: Api) -> None:
     """Every blueprint of the app; JSON ones through flask-smorest so they are documented."""
+    from server.audit.views import blp as audit
     from server.auth.views import blp as auth
     from server.changes.views import blp as changes
     from server.conflicts.views import blp as conflicts
@@ -60,5 +61,5 @@ def register_blueprints(api: Api) -> None:
     from server.entities.views import blp as entities
     from server.units.views import blp as units
 
-    for blueprint in (auth, units, changes, conflicts, decisions, delays, entities):
+    for blueprint in (auth, units, changes, conflicts, decisions, delays, entities, audit):
         api.register_blueprint(blueprint)
