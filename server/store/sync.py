@@ -287,11 +287,13 @@ class SqlStore:
         )
 
     def touch_device(self, device_id: str, user_id: Any, at: datetime) -> None:
-        device = db.session.get(Device, device_id)
-        if device is None:
-            db.session.add(Device(id=device_id, user_id=user_id, first_seen_at=at, last_sync_at=at))
-        else:
-            device.user_id, device.last_sync_at = user_id, at
+        # An upsert: two first pushes of one new phone must not collide on its row.
+        record_store.upsert(
+            Device.__table__,
+            [{"id": device_id, "user_id": user_id, "first_seen_at": at, "last_sync_at": at}],
+            ["id"],
+            insert_only=("first_seen_at",),
+        )
         db.session.execute(update(User).where(User.id == user_id).values(last_sync_at=at))
 
     # -- flush -------------------------------------------------------------------------------
