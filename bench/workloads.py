@@ -152,6 +152,7 @@ class ConcurrentPlan:
     creations: list[Record]  # every record created during the timed part
     edits: list[Op]  # every edit sent during the timed part
     group_size: int = 8
+    group_communes: list[str] = field(default_factory=list)  # the commune code of each group
 
     @property
     def shared(self) -> list[Record]:
@@ -205,7 +206,9 @@ def plan_concurrent_push(
             ops.insert(rng.randrange(len(ops) + 1), op)
         device_batches.append(list(chunk(ops, batch_size)))
         device_group.append(g)
-    return ConcurrentPlan(shared_by_group, device_batches, device_group, creations, edits, group_size)
+    return ConcurrentPlan(
+        shared_by_group, device_batches, device_group, creations, edits, group_size, [c.code for c in chosen]
+    )
 
 
 @dataclass
