@@ -469,6 +469,6 @@ def _measure_delta(
         acks = target.push(client, batch, str(uuid.uuid4()))
         if not all(a.ok for a in acks):
             raise RuntimeError(f"delta edits not accepted: {[a.status for a in acks if not a.ok][:3]}")
-    result, cursor = measure_pull(target, client, cursor)
+    result, cursor = measure_pull(target, client, cursor, repeats=5)
     result["changed"] = len(ops)
     return result, cursor

@@ -190,12 +190,14 @@ class KintoTarget:
                 requests.append({"method": "PUT", "path": path, "body": {"data": op.record.data}})
             else:
                 requests.append({"method": "PATCH", "path": path, "body": {"data": op.edited}})
-        for attempt in range(5):
+        for attempt in range(20):
             resp = client.request("POST", "/batch", {"requests": requests})
             if resp.status == 200:
                 break
-            if resp.status in (409, 503) and attempt < 4:  # Kinto's own "retry" answers
-                time.sleep(0.05 * (attempt + 1))
+            # Kinto answers 409/503 ("retry later") when its writers collide; a device retries
+            # (with our own short backoff: Kinto's Retry-After defaults to 30 s).
+            if resp.status in (409, 503) and attempt < 19:
+                time.sleep(min(1.0, 0.02 * 2**attempt))
                 continue
             raise HttpFailure("POST", "/batch", resp.status, resp.raw.decode("utf-8", "replace"))
         acks = []
@@ -242,6 +244,7 @@ def run_kinto(
     delta_fraction: float = 0.01,
     concurrency: tuple[int, ...] = (),
     records_per_device: int = 500,
+    concurrent_batch: int = 100,
 ) -> dict:
     """Push (batches of 100 and of 500, each on a fresh Kinto), full and 1 % delta pull, and
     optionally the concurrent push of ``concurrency`` devices (each on a fresh Kinto too)."""
@@ -260,13 +263,13 @@ def run_kinto(
     edits = make_delta_edits(records, delta_fraction)
     for i in range(0, len(edits), 500):
         target.push(client, edits[i : i + 500], "delta")
-    delta, _ = measure_pull(target, client, since)
+    delta, _ = measure_pull(target, client, since, repeats=5)
     delta["expected"] = len(edits)
     result["pull_delta"] = delta
     target.server.stop()
     for devices in concurrency:
         target = KintoTarget(KintoServer(backend, cleanup))
-        plan = plan_concurrent_push(devices, records_per_device)
+        plan = plan_concurrent_push(devices, records_per_device, concurrent_batch, seed=devices)
         result[f"concurrent_{devices}"] = run_concurrent_push(target, plan)
         target.server.stop()
     return result

@@ -26,6 +26,7 @@ from bench.table import check_targets, compute_ratios, render_table
 DEFAULT_SIZES = {
     "concurrency": (8, 32),
     "records_per_device": 250,
+    "concurrent_batch": 100,
     "shared_per_group": 50,
     "conflict_households": 1000,
     "large_households": 1_000_000,
@@ -33,13 +34,14 @@ DEFAULT_SIZES = {
 }
 SMOKE_SIZES = {
     "concurrency": (8, 32),
-    "records_per_device": 12,
+    "records_per_device": 20,
+    "concurrent_batch": 10,
     "shared_per_group": 4,
     "conflict_households": 40,
     "large_households": 300,
     "delta_fraction": 0.01,
 }
-SMOKE_RECORDS = 300
+SMOKE_RECORDS = 200
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,6 +61,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--large", type=int, help="households of the large province (default 1,000,000; 0 skips)"
     )
     parser.add_argument("--out", help="also write the JSON result to this file")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when a section failed with an error (a missing endpoint or a skipped part is no error)",
+    )
     args = parser.parse_args(argv)
     if args.records is not None and not 1 <= args.records <= 1_000_000:
         parser.error("--records must be between 1 and 1,000,000")
@@ -118,7 +125,8 @@ def log(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; exit 0 when it ran (targets met or not), 1 when it was interrupted."""
+    """Run the benchmark; exit 0 when it ran (targets met or not), 1 when interrupted, 3 with
+    --strict when a section failed with an error."""
     args = parse_args(argv)
     sizes = dict(SMOKE_SIZES if args.smoke else DEFAULT_SIZES)
     if args.large is not None:
@@ -155,7 +163,22 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(line + "\n")
     print(line)
-    return 1 if interrupted else 0
+    if interrupted:
+        return 1
+    failures = list(find_errors(results))
+    if args.strict and failures:
+        log(f"--strict: {len(failures)} section(s) failed with an error, e.g. {failures[0]}")
+        return 3
+    return 0
+
+
+def find_errors(tree: object, path: str = "") -> list[str]:
+    """Sections whose value is "n/a (error: ...)" - a crash, not a missing endpoint."""
+    if isinstance(tree, str):
+        return [f"{path}: {tree[:200]}"] if tree.startswith("n/a (error:") else []
+    if isinstance(tree, dict):
+        return [e for key, value in tree.items() for e in find_errors(value, f"{path}/{key}")]
+    return []
 
 
 if __name__ == "__main__":

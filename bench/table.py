@@ -36,6 +36,13 @@ def ratio(a: Any, b: Any) -> float | str:
     return NA
 
 
+def _per_change(section: Any) -> float | str:
+    """Seconds of a delta pull per changed record (unrounded)."""
+    if isinstance(section, dict) and section.get("changed"):
+        return section["seconds"] / section["changed"]
+    return NA
+
+
 def compute_ratios(db: dict) -> dict:
     """Our figures as ratios to Kinto's and to the raw insert rate, on one database kind."""
     ours, kinto, raw = db.get("fieldsync", {}), db.get("kinto", {}), db.get("raw_insert", {})
