@@ -1,4 +1,4 @@
-"""Setup commands: ``flask --app wsgi init-db | load-units | load-quotas | create-user | demo``."""
+"""Setup commands: ``flask --app wsgi init-db | load-units | load-quotas | create-user | demo | backup``."""
 
 from __future__ import annotations
 
@@ -25,9 +25,11 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 def register_commands(app: Flask) -> None:
     for command in (init_db, load_units, load_quotas, create_user):
         app.cli.add_command(command)
+    from server.backup import backup
     from server.demo import demo
 
     app.cli.add_command(demo)
+    app.cli.add_command(backup)
 
 
 @click.command("init-db")

@@ -1,0 +1,102 @@
+"""``flask --app wsgi backup DEST``: a consistent copy of the SQLite database, taken live.
+
+SQLite's online backup API copies the database page by page inside one read transaction,
+so the copy is the database as it stood at one instant, even while phones keep pushing
+(in WAL mode a reader never blocks the writer, nor the writer the reader). Copying the
+file with ``cp`` instead can catch a write half done, and misses what still sits in the
+``-wal`` file.
+
+PostgreSQL has its own tools (``pg_dump``, ``pg_basebackup``); this command refuses there
+and says so, rather than pretend.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy.engine import make_url
+
+from server.extensions import db
+
+
+class BackupError(RuntimeError):
+    """The backup could not be made; the message says why and what to do instead."""
+
+
+def sqlite_path(url: str) -> Path:
+    """The file behind a SQLite URL; BackupError for any other database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise BackupError(
+            f"the database is {parsed.get_backend_name()}, not SQLite: back it up with "
+            'pg_dump (e.g. pg_dump -Fc -f fieldsync.dump "$DATABASE_URL"), see the README\'s '
+            "'Backup and restore'"
+        )
+    if not parsed.database or parsed.database == ":memory:":
+        raise BackupError("the database is in memory: there is no file to back up")
+    return Path(parsed.database)
+
+
+def destination_file(dest: Path, now: datetime) -> Path:
+    """``dest`` itself, or a timestamped file inside it when ``dest`` is a folder."""
+    if dest.is_dir():
+        return dest / f"fieldsync-{now:%Y%m%d-%H%M%S}.db"
+    return dest
+
+
+def backup_sqlite(source: Path, dest: Path) -> Path:
+    """Copy the live SQLite database at ``source`` to ``dest`` (a file or a folder).
+
+    The copy is written beside its destination under a temporary name, checked with
+    ``PRAGMA integrity_check`` and only then renamed into place, so ``dest`` is either a
+    whole, sound backup or absent. Refuses to overwrite an existing file.
+    """
+    if not source.is_file():
+        raise BackupError(f"{source} does not exist")
+    target = destination_file(dest, datetime.now(UTC))
+    if target.exists():
+        raise BackupError(f"{target} already exists; choose another name (nothing was written)")
+    if not target.parent.is_dir():
+        raise BackupError(f"{target.parent} is not a folder")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    # A read-only URI: the backup can never write to the live database.
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        out = sqlite3.connect(partial)
+        try:
+            # pages=-1: the whole database in one step, i.e. one read transaction, one instant.
+            src.backup(out, pages=-1)
+            verdict = out.execute("PRAGMA integrity_check").fetchone()[0]
+            # The copy stands alone: no WAL beside it, readable by a plain sqlite3 shell.
+            out.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            out.close()
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"backup failed: {exc}") from exc
+    finally:
+        src.close()
+    if verdict != "ok":
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"the copy failed its integrity check: {verdict}")
+    os.replace(partial, target)
+    return target
+
+
+@click.command("backup")
+@with_appcontext
+@click.argument("dest", type=click.Path(path_type=Path))
+def backup(dest: Path) -> None:
+    """Copy the SQLite database to DEST (a file, or a folder for a timestamped file), live."""
+    try:
+        source = sqlite_path(db.engine.url.render_as_string(hide_password=False))
+        target = backup_sqlite(source, dest)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backed up {source} to {target} ({target.stat().st_size} bytes)")
