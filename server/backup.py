@@ -6,6 +6,11 @@ so the copy is the database as it stood at one instant, even while phones keep p
 file with ``cp`` instead can catch a write half done, and misses what still sits in the
 ``-wal`` file.
 
+``flask --app wsgi restore BACKUP`` puts a backup in place of the database (the server
+stopped) and moves the pull feed's counter far past anything a phone may hold: a phone that
+pulled after the backup was taken holds a cursor beyond the backup's last position, and
+without the jump it would skip the first new changes written after the restore.
+
 PostgreSQL has its own tools (``pg_dump``, ``pg_basebackup``); this command refuses there
 and says so, rather than pretend.
 """
@@ -14,14 +19,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from server.extensions import db
+from server.models import SyncCounter
+
+# Added to the feed counter on restore: more changes than a province makes in decades, so
+# every cursor issued before the restore lies behind every change written after it.
+FEED_JUMP = 1_000_000_000
 
 
 class BackupError(RuntimeError):
@@ -100,3 +112,47 @@ def backup(dest: Path) -> None:
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"backed up {source} to {target} ({target.stat().st_size} bytes)")
+
+
+def restore_sqlite(backup_file: Path, target: Path, now: datetime) -> Path | None:
+    """Replace the database at ``target`` by ``backup_file``; returns where the old one went.
+
+    The old database (with its ``-wal`` and ``-shm`` files) is moved aside, never deleted.
+    """
+    if not backup_file.is_file():
+        raise BackupError(f"{backup_file} does not exist")
+    try:
+        with closing(sqlite3.connect(f"{backup_file.resolve().as_uri()}?mode=ro", uri=True)) as check:
+            verdict = check.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        raise BackupError(f"{backup_file} failed its integrity check: {verdict}; nothing was changed")
+    aside = target.with_name(f"{target.name}.before-restore-{now:%Y%m%d-%H%M%S}")
+    for suffix in ("", "-wal", "-shm"):
+        old = target.with_name(target.name + suffix)
+        if old.exists():
+            os.replace(old, aside.with_name(aside.name + suffix))
+    partial = target.with_name(f".{target.name}.partial")
+    with closing(sqlite3.connect(backup_file)) as src, closing(sqlite3.connect(partial)) as out:
+        src.backup(out, pages=-1)
+    os.replace(partial, target)
+    return aside if aside.exists() else None
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("backup_file", type=click.Path(path_type=Path, dir_okay=False))
+def restore(backup_file: Path) -> None:
+    """Replace the SQLite database by BACKUP_FILE (stop the server first); the old one is kept aside."""
+    try:
+        target = sqlite_path(db.engine.url.render_as_string(hide_password=False))
+        db.engine.dispose()  # no pooled connection may keep the old file open
+        aside = restore_sqlite(backup_file, target, datetime.now(UTC))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.execute(update(SyncCounter).values(value=SyncCounter.value + FEED_JUMP))
+    db.session.commit()
+    kept = f"; the old database is at {aside}" if aside else ""
+    click.echo(f"restored {target} from {backup_file}{kept}")
+    click.echo("run init-db next if the backup predates the latest migration")

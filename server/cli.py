@@ -1,4 +1,7 @@
-"""Setup commands: ``flask --app wsgi init-db | load-units | load-quotas | create-user | demo | backup``."""
+"""Setup commands: ``flask --app wsgi init-db | load-units | load-quotas | create-user | demo``.
+
+``backup`` and ``restore`` live in ``server/backup.py``.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +28,12 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 def register_commands(app: Flask) -> None:
     for command in (init_db, load_units, load_quotas, create_user):
         app.cli.add_command(command)
-    from server.backup import backup
+    from server.backup import backup, restore
     from server.demo import demo
 
     app.cli.add_command(demo)
     app.cli.add_command(backup)
+    app.cli.add_command(restore)
 
 
 @click.command("init-db")

@@ -25,7 +25,8 @@ SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
 
 def sqlite_app(path):
-    app = create_app(
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
@@ -33,7 +34,6 @@ def sqlite_app(path):
             "ATTACHMENT_DIR": str(path.parent / "attachments"),
         }
     )
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +175,37 @@ def test_backup_refuses_postgresql_and_points_at_pg_dump(tmp_path):
     assert result.exit_code != 0
     assert "pg_dump" in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_restore_keeps_phones_that_pulled_after_the_backup_in_step(live, tmp_path):
+    backup_file = tmp_path / "nightly.db"
+    assert live.test_cli_runner().invoke(args=["backup", str(backup_file)]).exit_code == 0
+    client = live.test_client()
+    ahead = Phone(client, login(client))
+    ahead.create("households", household())
+    ahead.sync()  # its cursor is now past anything the backup holds; then the disk dies
+
+    restored = sqlite_app(tmp_path / "new-disk" / "fieldsync.db")
+    result = restored.test_cli_runner().invoke(args=["restore", str(backup_file)])
+    assert result.exit_code == 0, result.output
+    other_client = restored.test_client()
+    other = Phone(other_client, login(other_client))
+    fresh = other.create("households", household(head_name="Alăng Thị Ngân"))
+    other.push()
+    ahead.client = other_client
+    assert fresh in {r["id"] for r in ahead.pull()}
+    db_engine_dispose(restored)
+
+
+def test_restore_refuses_a_damaged_backup_and_changes_nothing(live, tmp_path):
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\x00" * 50 + b"garbage" * 200)
+    restored = sqlite_app(tmp_path / "current" / "fieldsync.db")
+    with restored.app_context():
+        upgrade(directory=restored.extensions["migrate"].directory)
+    db_engine_dispose(restored)  # checkpoint the WAL: the file alone is the database
+    before = (tmp_path / "current" / "fieldsync.db").read_bytes()
+    result = restored.test_cli_runner().invoke(args=["restore", str(damaged)])
+    assert result.exit_code != 0 and "integrity" in result.output
+    assert (tmp_path / "current" / "fieldsync.db").read_bytes() == before
+    db_engine_dispose(restored)
