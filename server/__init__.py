@@ -59,7 +59,8 @@ def register_blueprints(api: Api) -> None:
     from server.decisions.views import blp as decisions
     from server.delays.views import blp as delays
     from server.entities.views import blp as entities
+    from server.reports.views import blp as reports
     from server.units.views import blp as units
 
-    for blueprint in (auth, units, changes, conflicts, decisions, delays, entities, audit):
+    for blueprint in (auth, units, changes, conflicts, decisions, delays, entities, audit, reports):
         api.register_blueprint(blueprint)
