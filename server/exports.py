@@ -169,7 +169,9 @@ def write_group_headings(ws, row_number: int, columns: list[Column]) -> None:
             cell = ws.cell(row=row_number, column=start + 1, value=group)
             cell.data_type, cell.font, cell.alignment = TYPE_STRING, BOLD, CENTRED
             if end - start > 1:
-                ws.merge_cells(start_row=row_number, start_column=start + 1, end_row=row_number, end_column=end)
+                ws.merge_cells(
+                    start_row=row_number, start_column=start + 1, end_row=row_number, end_column=end
+                )
         start = end
 
 

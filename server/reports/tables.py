@@ -91,7 +91,9 @@ def exit_registrations_appendix(report: dict) -> Appendix:
         row["poor_quota_status"] = QUOTA_STATUS_VI[row["poor_quota_status"]]
         rows.append(row)
     totals = report["totals"]
-    total = {"name": TOTAL_LABEL} | flatten("poor", totals["poor"]) | flatten("near_poor", totals["near_poor"])
+    total = (
+        {"name": TOTAL_LABEL} | flatten("poor", totals["poor"]) | flatten("near_poor", totals["near_poor"])
+    )
     return Appendix(title, f"Đăng ký thoát nghèo {report['year']}", EXIT_COLUMNS, rows, [total])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Integer,
     and_,
@@ -131,7 +132,8 @@ def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -
     is_late = and_(src.c.status.not_in(UNPAID), src.c.due_date < as_of)
 
     def tally(condition: ColumnElement, value) -> ColumnElement:
-        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+        # PostgreSQL sums BIGINT into NUMERIC; VND stay whole numbers.
+        return cast(func.coalesce(func.sum(case((condition, value), else_=0)), 0), BigInteger)
 
     scheduled = src.c.status != "cancelled"
     paid = src.c.status.in_(PAID)
@@ -154,7 +156,7 @@ def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -
     )
     late = select(src.c.district_code, late_days).where(is_late).cte("late")
     by_district = median_of(late.c.days, late.c.district_code, late).subquery()
-    province_median = median_of(late.c.days, None, late).scalar_subquery()
+    province_median = select(median_of(late.c.days, None, late).subquery().c.median).scalar_subquery()
     district, province = Unit, aliased(Unit)
     q = (
         select(
