@@ -55,6 +55,7 @@ def register_blueprints(api: Api) -> None:
     from server.audit.views import blp as audit
     from server.auth.views import blp as auth
     from server.changes.views import blp as changes
+    from server.collaborators.views import blp as collaborators
     from server.conflicts.views import blp as conflicts
     from server.decisions.views import blp as decisions
     from server.delays.views import blp as delays
@@ -62,5 +63,6 @@ def register_blueprints(api: Api) -> None:
     from server.reports.views import blp as reports
     from server.units.views import blp as units
 
-    for blueprint in (auth, units, changes, conflicts, decisions, delays, entities, audit, reports):
+    blueprints = (auth, units, changes, conflicts, decisions, delays, entities, audit, collaborators, reports)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)

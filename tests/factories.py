@@ -100,13 +100,14 @@ def put(
     at: datetime = NOW,
     deleted: bool = False,
     commune_code: str | None = None,
+    actor: str = "test",
 ) -> str:
     """Store one version of a record directly (inside an app context); returns its id."""
     record_id = record_id or new_id()
     commune = commune_code or data.get("commune_code") or "20920"
     district = db.session.get(Unit, commune).parent_code
     records.save_versions(
-        [records.VersionWrite(entity, record_id, version, data, deleted, commune, district, at, actor="test")]
+        [records.VersionWrite(entity, record_id, version, data, deleted, commune, district, at, actor=actor)]
     )
     records.assign_sequences()
     db.session.commit()

@@ -11,7 +11,7 @@ construct below compiles to the native form on each dialect.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, DateTime, Integer, String, cast, event, literal
@@ -163,3 +163,8 @@ def day_of(moment: ColumnElement, zone: str) -> ColumnElement:
 
 def integer_literal(n: int) -> ColumnElement:
     return cast(literal(n, Integer()), Integer())
+
+
+def end_of_day(day: date, zone: str) -> datetime:
+    """The first instant after ``day`` in ``zone``, as UTC: "as it stood at the end of that day"."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)

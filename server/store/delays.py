@@ -12,8 +12,7 @@ only receives the late items.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -33,13 +32,15 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 
 from server.extensions import db
-from server.models import Household, Payout, RecordVersion, Registration, SupportItem, SyncBatch, Unit, User
+from server.models import Household, Payout, RecordVersion, Registration, SupportItem
 from server.scope import Scope
+from server.store.activity import collaborators_then
 from server.store.calendar import (
     add_days,
     day_literal,
     day_of,
     days_between,
+    end_of_day,
     json_date,
     json_text,
     json_timestamp,
@@ -86,8 +87,7 @@ class DelayQuery:
     @property
     def cutoff(self) -> datetime:
         """The first instant after ``as_of`` in the programme's time zone (as UTC)."""
-        midnight = datetime.combine(self.as_of + timedelta(days=1), time(0), tzinfo=ZoneInfo(self.zone))
-        return midnight.astimezone(UTC)
+        return end_of_day(self.as_of, self.zone)
 
     def within(self, columns) -> ColumnElement[bool]:
         """Rows inside the caller's scope and the requested unit."""
@@ -178,31 +178,7 @@ def deleted_household_ids(q: DelayQuery) -> Select:
 
 def collaborator_source(q: DelayQuery):
     """Active collaborators with their units' codes and ``last_sync_at`` as of the day asked."""
-    if q.from_versions:
-        # Batches received by the end of that day; users.last_sync_at may be later.
-        last_sync = (
-            select(func.max(SyncBatch.received_at))
-            .where(SyncBatch.user_id == User.id, SyncBatch.received_at < q.cutoff)
-            .scalar_subquery()
-        )
-    else:
-        last_sync = User.last_sync_at
-    commune = case((Unit.level == "commune", Unit.code), else_=null())
-    district = case((Unit.level == "commune", Unit.parent_code), (Unit.level == "district", Unit.code))
-    query = (
-        select(
-            User.username.label("id"),
-            cast(commune, String).label("commune_code"),
-            cast(district, String).label("district_code"),
-            User.created_at,
-            last_sync.label("last_sync_at"),
-        )
-        .join(Unit, Unit.code == User.unit_code)
-        .where(User.role == "collaborator", User.active.is_(True))
-    )
-    if q.from_versions:
-        query = query.where(User.created_at < q.cutoff)  # no account yet: nobody to be silent
-    return query.subquery("collaborators_then")
+    return collaborators_then(q.cutoff, q.from_versions)
 
 
 # -- the four kinds -------------------------------------------------------------------------
@@ -258,7 +234,11 @@ def approvals_overdue(q: DelayQuery) -> Select:
 
 
 def collaborators_silent(q: DelayQuery) -> Select:
-    src = collaborator_source(q)
+    people = collaborator_source(q)
+    # A silent collaborator's ``id`` is the username.
+    src = select(people.c.username.label("id"), *(c for c in people.c if c.name != "username")).subquery(
+        "silent"
+    )
     since = day_of(func.coalesce(src.c.last_sync_at, src.c.created_at), q.zone)
     status = case((src.c.last_sync_at.is_(None), NEVER_SYNCED), else_=SILENT)
     return late_item(q, COLLABORATOR_SILENT, "users", src, add_days(since, q.silent_days), status)

@@ -1,0 +1,161 @@
+"""SQL for collaborators' activity (``GET /api/v1/activity``), as it stood at the end of a day.
+
+Each collaborator's work is counted from what the sync engine keeps: the versions they wrote
+(``record_versions.actor`` is the writer's username), the changes refused to them
+(``rejected_changes.user_id``) and the conflicts their changes raised (``conflicts.user_id``).
+Every count is one grouped query joined to the collaborators, never a loop in Python; each
+looks only at what existed before the day's end (``cutoff``), so a past day reads as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import String, and_, case, cast, distinct, func, null, or_, select
+from sqlalchemy.orm import aliased
+
+from server.extensions import db
+from server.models import Conflict, RecordVersion, RejectedChange, SyncBatch, Unit, User
+from server.scope import Scope
+from server.store.calendar import day_literal, day_of, days_between, json_text
+
+#: The status a follow-up moves a record to: a support item delivered, a payout confirmed.
+FOLLOW_UP_STATUSES = {"support_items": "delivered", "payouts": "confirmed"}
+
+
+def collaborators_then(cutoff: datetime, from_history: bool):
+    """Active collaborators at ``cutoff``: their units' codes and their last successful sync.
+
+    Today (``from_history`` false) the last sync is ``users.last_sync_at``; for a past day it
+    is the last batch received before ``cutoff`` (a later sync must not hide a silence then),
+    and accounts created after ``cutoff`` did not exist yet.
+    """
+    if from_history:
+        last_sync = (
+            select(func.max(SyncBatch.received_at))
+            .where(SyncBatch.user_id == User.id, SyncBatch.received_at < cutoff)
+            .scalar_subquery()
+        )
+    else:
+        last_sync = User.last_sync_at
+    commune = case((Unit.level == "commune", Unit.code), else_=null())
+    district = case((Unit.level == "commune", Unit.parent_code), (Unit.level == "district", Unit.code))
+    query = (
+        select(
+            User.id.label("user_id"),
+            User.username,
+            User.display_name,
+            User.unit_code,
+            cast(commune, String).label("commune_code"),
+            cast(district, String).label("district_code"),
+            User.created_at,
+            last_sync.label("last_sync_at"),
+        )
+        .join(Unit, Unit.code == User.unit_code)
+        .where(User.role == "collaborator", User.active.is_(True))
+    )
+    if from_history:
+        query = query.where(User.created_at < cutoff)
+    return query.subquery("collaborators_then")
+
+
+@dataclass(frozen=True)
+class ActivityQuery:
+    as_of: date
+    cutoff: datetime  # the first instant after ``as_of`` in the programme's time zone
+    from_history: bool
+    scope: Scope
+    unit: Scope | None
+    silent_days: int
+    zone: str
+
+
+def written_counts(people, cutoff: datetime):
+    """Per writer: households and registrations written (distinct records), follow-ups made."""
+    rv, before = RecordVersion, aliased(RecordVersion)
+    status, before_status = json_text(rv.data, "status"), json_text(before.data, "status")
+    follow_up = or_(
+        *(
+            and_(rv.entity == entity, status == moved_to, before_status.is_distinct_from(moved_to))
+            for entity, moved_to in FOLLOW_UP_STATUSES.items()
+        )
+    )
+    return (
+        select(
+            rv.actor.label("username"),
+            func.count(distinct(case((rv.entity == "households", rv.record_id)))).label("households"),
+            func.count(distinct(case((rv.entity == "registrations", rv.record_id)))).label("registrations"),
+            func.sum(case((follow_up, 1), else_=0)).label("follow_ups"),
+        )
+        .outerjoin(
+            before,
+            and_(
+                rv.entity.in_(tuple(FOLLOW_UP_STATUSES)),  # only follow-ups need the previous version
+                before.entity == rv.entity,
+                before.record_id == rv.record_id,
+                before.version == rv.version - 1,
+            ),
+        )
+        .where(rv.actor.in_(select(people.c.username)), rv.valid_from < cutoff)
+        .group_by(rv.actor)
+        .subquery("written")
+    )
+
+
+def rejected_counts(people, cutoff: datetime):
+    return (
+        select(RejectedChange.user_id, func.count().label("rejected_changes"))
+        .where(RejectedChange.user_id.in_(select(people.c.user_id)), RejectedChange.received_at < cutoff)
+        .group_by(RejectedChange.user_id)
+        .subquery("rejected")
+    )
+
+
+def open_conflict_counts(people, cutoff: datetime):
+    """Conflicts raised before the cutoff and not yet resolved at it."""
+    return (
+        select(Conflict.user_id, func.count().label("open_conflicts"))
+        .where(
+            Conflict.user_id.in_(select(people.c.user_id)),
+            Conflict.created_at < cutoff,
+            or_(Conflict.status == "open", Conflict.resolved_at >= cutoff),
+        )
+        .group_by(Conflict.user_id)
+        .subquery("open_conflicts")
+    )
+
+
+def list_activity(q: ActivityQuery) -> list[dict]:
+    """One row per collaborator in scope, the longest silent first, then by username."""
+    people = collaborators_then(q.cutoff, q.from_history)
+    within = q.scope.where(people.c)
+    if q.unit is not None:
+        within = and_(within, q.unit.where(people.c))
+    people = select(people).where(within).subquery("people")
+    written = written_counts(people, q.cutoff)
+    rejected = rejected_counts(people, q.cutoff)
+    conflicts = open_conflict_counts(people, q.cutoff)
+    since = day_of(func.coalesce(people.c.last_sync_at, people.c.created_at), q.zone)
+    days_since = days_between(since, day_literal(q.as_of))
+    query = (
+        select(
+            people.c.username,
+            people.c.display_name,
+            people.c.unit_code.label("unit"),
+            people.c.district_code,
+            people.c.last_sync_at,
+            days_since.label("days_since_sync"),
+            (days_since > q.silent_days).label("silent"),
+            func.coalesce(written.c.households, 0).label("households"),
+            func.coalesce(written.c.registrations, 0).label("registrations"),
+            func.coalesce(written.c.follow_ups, 0).label("follow_ups"),
+            func.coalesce(rejected.c.rejected_changes, 0).label("rejected_changes"),
+            func.coalesce(conflicts.c.open_conflicts, 0).label("open_conflicts"),
+        )
+        .outerjoin(written, written.c.username == people.c.username)
+        .outerjoin(rejected, rejected.c.user_id == people.c.user_id)
+        .outerjoin(conflicts, conflicts.c.user_id == people.c.user_id)
+        .order_by(days_since.desc(), people.c.username)
+    )
+    return [dict(row._mapping) for row in db.session.execute(query)]
