@@ -160,7 +160,9 @@ def _plan_upsert(ctx: BatchContext, change: Mapping[str, Any]) -> Plan:
     check_immutable(entity, current.data, clean)
     place = _locate(ctx, entity, clean, creating=False)
     base_version, base = _base(ctx, change, current)
-    device = settle_server_fields(entity, clean, base, current.data, ctx.now)
+    device = settle_server_fields(
+        entity, clean, base, current.data, ctx.now, lambda: _older_data(ctx, current)
+    )
     # With no common base (two creators of one id) the device's intent is judged against
     # the record as it stands.
     before = base if base_version is not None else current.data
@@ -320,6 +322,11 @@ def _referenced(ctx: BatchContext, entity: str, record_id: str, field_name: str)
             f"Unknown or deleted {entity[:-1]}.", {field_name: ["Unknown or deleted record."]}
         )
     return record
+
+
+def _older_data(ctx: BatchContext, current: Record) -> list[Mapping[str, Any]]:
+    # Rare path (a device echoing a server-managed value from long ago): one extra read.
+    return [record.data for record in ctx.store.list_versions(current.entity, current.id)]
 
 
 def _check_merged(ctx: BatchContext, entity: str, data: Mapping[str, Any]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sync.actors import Actor, resolve_scope
+from sync.actors import COMMUNE, DISTRICT, Actor, resolve_scope
 from sync.changes import BatchContext, Validator, carry_out, plan_change, visible_record
 from sync.conflicts import resolve_conflict
 from sync.decisions import decide_registration
@@ -95,6 +95,13 @@ def _apply(ctx: BatchContext, change: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _keep_rejection(ctx: BatchContext, change: Mapping[str, Any], refusal: SyncError) -> None:
+    commune_code = district_code = None
+    if ctx.scope.level == COMMUNE:
+        commune_code = ctx.scope.code
+        unit = ctx.store.get_unit(commune_code)
+        district_code = unit.parent_code if unit else None
+    elif ctx.scope.level == DISTRICT:
+        district_code = ctx.scope.code
     ctx.store.save_rejected_change(
         RejectedChange(
             change_id=change["change_id"],
@@ -111,6 +118,8 @@ def _keep_rejection(ctx: BatchContext, change: Mapping[str, Any], refusal: SyncE
             errors=refusal.to_dict(),
             received_at=ctx.now,
             client_time=change.get("client_time"),
+            commune_code=commune_code,
+            district_code=district_code,
         )
     )
 

@@ -65,6 +65,9 @@ class MemoryStore:
         history = self.versions.get((entity, record_id), [])
         return history[version - 1] if 1 <= version <= len(history) else None
 
+    def list_versions(self, entity: str, record_id: str) -> list[Record]:
+        return list(self.versions.get((entity, record_id), []))
+
     def get_applied_change(self, change_id: str) -> AppliedChange | None:
         return self.applied.get(change_id)
 

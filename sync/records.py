@@ -149,7 +149,9 @@ class AppliedChange:
 class RejectedChange:
     """A change the engine refused, kept as it arrived so supervisors can see it.
 
-    `unit_code` is the sender's unit (the change's own unit may be unknown or out of scope).
+    `unit_code` is the sender's unit (the change's own unit may be unknown or out of scope);
+    `commune_code`/`district_code` place the sender for scoped listings (None above that
+    level: a district officer's refusals have no commune, a province user's neither).
     """
 
     change_id: str
@@ -166,6 +168,8 @@ class RejectedChange:
     errors: Mapping[str, Any]
     received_at: datetime
     client_time: str | None = None
+    commune_code: str | None = None
+    district_code: str | None = None
 
 
 @dataclass(frozen=True)

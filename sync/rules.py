@@ -22,7 +22,7 @@ but, like everyone, cannot touch a locked registration or a server-managed field
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -123,12 +123,18 @@ def settle_server_fields(
     base: Mapping[str, Any] | None,
     current: Mapping[str, Any] | None,
     now: datetime,
+    history: Callable[[], Iterable[Mapping[str, Any]]] = tuple,
 ) -> dict[str, Any]:
     """Replace a registration's server-managed fields in `data` with the server's values.
 
-    A value equal to the current one or to the device's base value is a stale copy, not a
-    change. On creation only `status: submitted` (what the server sets anyway) or null is
-    accepted. Anything else raises ReadOnlyFieldError. Other entities pass through unchanged.
+    Devices never set these fields, but they echo what they hold. A value left out (or
+    null), equal to the current one, to the base one, or to one the record held at any
+    earlier version (`history()` yields older versions' data; called only when needed) is a
+    stale copy, not a change. A phone that created or resubmitted a form and took the
+    version from the push result, without pulling, still holds the status it last pulled.
+    Only a value the record never had is an attempt to set it: ReadOnlyFieldError. On
+    creation only `status: submitted` (what the server sets anyway) or null is accepted.
+    Other entities pass through unchanged.
     """
     if entity != REGISTRATIONS:
         return dict(data)
@@ -145,9 +151,13 @@ def settle_server_fields(
         refused = [
             name
             for name in REGISTRATION_SERVER_FIELDS
-            if not same_value(name, data.get(name), current.get(name))
+            if data.get(name) is not None
+            and not same_value(name, data.get(name), current.get(name))
             and not same_value(name, data.get(name), (base or {}).get(name))
         ]
+        if refused:
+            older = list(history())
+            refused = [name for name in refused if all(data[name] != version.get(name) for version in older)]
     if refused:
         raise ReadOnlyFieldError(
             "Server-managed fields cannot be set by a device.",

@@ -78,6 +78,11 @@ class Store(Protocol):
         """That exact version of the record (every version is kept), or None."""
         ...
 
+    def list_versions(self, entity: str, record_id: str) -> list[Record]:
+        """Every version of the record, oldest first (empty if it never existed). Rarely
+        called by the engine (a device echoing an old server-managed value); not prefetched."""
+        ...
+
     def get_applied_change(self, change_id: str) -> AppliedChange | None:
         """The applied/merged/conflict outcome of this change_id, or None if never accepted.
         (Rejected changes are not "applied": a rejected change_id may be sent again.)"""

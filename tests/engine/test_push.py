@@ -296,3 +296,11 @@ def test_deleting_twice_changes_nothing_more():
     push_one(store, COLLABORATOR, delete("households", hid, 1))
     result = push_one(store, COLLABORATOR, delete("households", hid, 1))
     assert (result["status"], result["version"]) == ("merged", 2)
+
+
+def test_a_rejected_change_is_placed_in_its_senders_units_for_supervisors():
+    store = new_store()
+    bad = change("households", household(members=0))
+    push_one(store, COLLABORATOR, bad)
+    kept = store.rejected[bad["change_id"]]
+    assert (kept.username, kept.commune_code, kept.district_code) == ("lan", "20335", "502")

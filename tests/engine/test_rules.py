@@ -193,3 +193,37 @@ def test_a_new_registration_is_submitted_now_whatever_status_the_phone_assumed()
 def test_a_new_registration_claiming_approval_is_refused():
     with pytest.raises(ReadOnlyFieldError):
         settle_server_fields("registrations", {"status": "approved"}, None, None, NOW)
+
+
+def test_server_fields_left_out_are_not_a_change():
+    # An ODK form, or a phone that created the form and never pulled, holds no decision.
+    assert settle_server_fields("registrations", {"members": 5}, SUBMITTED, APPROVED, NOW) == {
+        "members": 5,
+        **APPROVED,
+    }
+
+
+def test_a_server_field_value_the_record_once_held_is_a_stale_copy():
+    returned = {**SUBMITTED, "status": "returned", "decided_by": "minh"}
+    resubmitted = {**SUBMITTED, "submitted_at": "2020-05-09T03:00:00+00:00"}
+    settled = settle_server_fields(
+        "registrations",
+        dict(returned),
+        resubmitted,
+        resubmitted,
+        NOW,
+        lambda: [SUBMITTED, returned, resubmitted],
+    )
+    assert settled == resubmitted
+
+
+def test_a_decision_the_record_never_had_is_refused_whatever_its_history():
+    with pytest.raises(ReadOnlyFieldError):
+        settle_server_fields(
+            "registrations",
+            {**SUBMITTED, "status": "approved"},
+            SUBMITTED,
+            SUBMITTED,
+            NOW,
+            lambda: [SUBMITTED],
+        )
