@@ -8,6 +8,7 @@ just as the contract expects a client to behave.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,12 +34,16 @@ class Phone:
     actor: Actor
     device_id: str
     records: dict[tuple[str, str], Copy] = field(default_factory=dict)
+    # The server's copy as last pulled: what a refused local edit falls back to.
+    pulled: dict[tuple[str, str], Copy] = field(default_factory=dict)
     outbox: list[dict[str, Any]] = field(default_factory=list)
     cursor: int | None = None
     sent: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
+    # Property tests pass a counter so a Hypothesis example replays identically.
+    make_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
 
     def create(self, entity: str, data: dict[str, Any]) -> str:
-        record_id = str(uuid.uuid4())
+        record_id = self.make_id()
         self.records[(entity, record_id)] = Copy(dict(data), None)
         self._queue(entity, record_id, "upsert", None, data)
         return record_id
@@ -56,14 +61,20 @@ class Phone:
     def push(self, now: datetime) -> dict[str, Any]:
         """Send the outbox as one batch. An applied change moves the copy to the version it
         produced; anything else leaves the copy's version stale until the next pull."""
-        batch_id, changes = str(uuid.uuid4()), self.outbox
+        batch_id, changes = self.make_id(), self.outbox
         self.outbox = []
         response = push_batch(self.store, self.actor, self.device_id, batch_id, changes, now, validate_record)
         self.sent.append((batch_id, changes, response))
+        refused = set()
         for change, result in zip(changes, response["results"], strict=True):
-            copy = self.records.get((change["entity"], change["id"]))
-            if copy is not None and result["status"] == "applied":
-                copy.version = result["version"]
+            key = (change["entity"], change["id"])
+            if result["status"] == "rejected":
+                refused.add(key)
+            elif result["status"] == "applied":
+                self.records[key].version = result["version"]
+        for key in refused & set(self.pulled):
+            # The server kept its values; show them again rather than an edit it refused.
+            self.records[key] = _copy_of(self.pulled[key])
         return response
 
     def resend(self, index: int, now: datetime) -> dict[str, Any]:
@@ -77,15 +88,15 @@ class Phone:
         while more:
             page = pull(self.store, self.actor, self.cursor, limit)
             for record in page["changes"]:
-                self.records[(record["entity"], record["id"])] = Copy(
-                    dict(record["data"]), record["version"], record["deleted"]
-                )
+                key = (record["entity"], record["id"])
+                self.pulled[key] = Copy(dict(record["data"]), record["version"], record["deleted"])
+                self.records[key] = _copy_of(self.pulled[key])
             self.cursor, more = page["cursor"], page["more"]
 
     def _queue(self, entity: str, record_id: str, op: str, base: int | None, data: dict[str, Any]) -> None:
         self.outbox.append(
             {
-                "change_id": str(uuid.uuid4()),
+                "change_id": self.make_id(),
                 "entity": entity,
                 "id": record_id,
                 "op": op,
@@ -94,3 +105,7 @@ class Phone:
                 "client_time": "2020-05-02T08:15:00+07:00",
             }
         )
+
+
+def _copy_of(copy: Copy) -> Copy:
+    return Copy(dict(copy.data), copy.version, copy.deleted)
