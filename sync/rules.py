@@ -16,6 +16,12 @@ Role summary (always inside the writer's units; scope is checked by the engine):
   pending -> approved -> disbursed -> confirmed, or to cancelled before disbursed; field staff
   only confirm a disbursed payout (status and confirmed_on, nothing else).
 
+Support items are created only for an approved registration of the same household (the
+engine checks this against the store). Their `kind` is NOT required to be among the
+registration's `needs`: the needs were what the household asked for when it signed, and the
+district may add support later (housing after a storm), so the match is a planning guide,
+not a refusal.
+
 A supervisor writes nothing through a push. An admin may move statuses freely (data repair)
 but, like everyone, cannot touch a locked registration or a server-managed field.
 """

@@ -45,6 +45,8 @@ def write_version(
 
     `place` is the record's (commune_code, district_code). Returns the saved version.
     """
+    if context.now.utcoffset() is None:
+        raise ValueError("the engine needs an aware `now`: version times are compared across zones")
     record = Record(
         entity=entity,
         id=record_id,

@@ -304,3 +304,8 @@ def test_a_rejected_change_is_placed_in_its_senders_units_for_supervisors():
     push_one(store, COLLABORATOR, bad)
     kept = store.rejected[bad["change_id"]]
     assert (kept.username, kept.commune_code, kept.district_code) == ("lan", "20335", "502")
+
+
+def test_a_naive_server_time_is_a_programming_error():
+    with pytest.raises(ValueError, match="aware"):
+        push(new_store(), COLLABORATOR, change("households", household()), now=NOW.replace(tzinfo=None))

@@ -1,0 +1,99 @@
+"""A push reads only what it announced in `prefetch`, so a SQL store can load a batch in bulk."""
+
+from sync.engine import decide_registration
+from sync.memory import MemoryStore
+from tests.engine.samples import (
+    COLLABORATOR,
+    OFFICIAL,
+    UNITS,
+    change,
+    delete,
+    household,
+    later,
+    push,
+    registration,
+    seed_household,
+    seed_registration,
+)
+
+
+class CountingStore(MemoryStore):
+    """Counts reads of keys neither prefetched nor written earlier in the same push."""
+
+    def __init__(self):
+        super().__init__(UNITS)
+        self.known: set = set()
+        self.unannounced: list = []
+        self.prefetches = 0
+
+    def prefetch(self, *, records=(), versions=(), change_ids=()):
+        self.prefetches += 1
+        self.known |= {("record", *key) for key in records}
+        self.known |= {("version", *key) for key in versions}
+        self.known |= {("change", key) for key in change_ids}
+
+    def _read(self, key):
+        if key not in self.known:
+            self.unannounced.append(key)
+
+    def get_record(self, entity, record_id):
+        self._read(("record", entity, record_id))
+        return super().get_record(entity, record_id)
+
+    def get_version(self, entity, record_id, version):
+        self._read(("version", entity, record_id, version))
+        return super().get_version(entity, record_id, version)
+
+    def get_applied_change(self, change_id):
+        self._read(("change", change_id))
+        return super().get_applied_change(change_id)
+
+    def save_version(self, record):
+        # A version written in this push is in the store's write buffer: reading it is free.
+        self.known |= {
+            ("record", record.entity, record.id),
+            ("version", record.entity, record.id, record.version),
+        }
+        super().save_version(record)
+
+
+def test_a_mixed_batch_reads_nothing_it_did_not_announce():
+    store = CountingStore()
+    existing = seed_household(store)
+    decided = seed_registration(store, existing)
+    decide_registration(store, OFFICIAL, decided, "approve", None, 1, later(1))
+    stale = seed_household(store, code="HN-9")
+    elsewhere = seed_household(store, code="HN-7")
+    push(
+        store, COLLABORATOR, change("households", household(code="HN-9", members=2), record_id=stale, base=1)
+    )
+    store.known.clear()
+    store.unannounced.clear()
+    store.prefetches = 0
+
+    new_household = change("households", household(code="HN-NEW"))
+    batch = [
+        new_household,
+        change("registrations", registration(new_household["id"])),
+        change("households", household(code="HN-NEW", members=6), record_id=new_household["id"]),
+        change("households", household(members=5), record_id=existing, base=1),
+        change("households", household(code="HN-9", village="Thôn 2"), record_id=stale, base=1),  # merge
+        change("registrations", registration(existing, members=2), record_id=decided, base=1),  # locked
+        delete("households", stale, 1),  # conflict
+        change("households", household(members=0)),  # invalid
+        change("registrations", registration(elsewhere)),  # refers to a household not in the batch
+    ]
+    statuses = [r["status"] for r in push(store, COLLABORATOR, *batch, now=later(5))]
+    assert statuses == [
+        "applied",
+        "applied",
+        "applied",
+        "applied",
+        "merged",
+        "rejected",
+        "conflict",
+        "rejected",
+        "applied",
+    ]
+    assert store.prefetches == 1
+    assert store.unannounced == []
