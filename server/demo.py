@@ -37,7 +37,13 @@ def ensure_users() -> list[tuple[str, str, str]]:
 @with_appcontext
 @click.option("--serve", is_flag=True, help="then serve the app on 127.0.0.1")
 @click.option("--port", default=5000, show_default=True)
-def demo(serve: bool, port: int) -> None:
+@click.option(
+    "--districts",
+    type=click.IntRange(1, 18),
+    default=None,
+    help="simulate fewer districts (a quicker, smaller demo)",
+)
+def demo(serve: bool, port: int, districts: int | None) -> None:
     """Fill the database with Quang Nam's units, quotas, users of every role and a year of activity."""
     from server.cli import DATA, load_quotas_file, load_units_file
 
@@ -46,18 +52,33 @@ def demo(serve: bool, port: int) -> None:
     load_quotas_file(str(DATA / "quotas_2020.csv"))
     users = ensure_users()
     db.session.commit()
-    activity = populate_activity()
+    activity = populate_activity(districts)
     click.echo(activity)
     url = f"http://127.0.0.1:{port}"
     click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for username, role, unit in users:
         click.echo(f"  {username:<12} {role:<17} unit {unit}")
     click.echo(f"\nAPI: {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)")
+    click.echo(
+        f"Try: {url}/api/v1/reports/exit-registrations?year=2020 and {url}/api/v1/delays?as_of=2020-10-08"
+    )
     if serve:
         click.echo(f"Serving FieldSync at {url} - Ctrl-C to stop")
         current_app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
 
 
-def populate_activity() -> str:
-    """A realistic year of registrations, plans and payouts (filled in once the engine lands)."""
-    return "demo activity: none yet"
+def populate_activity(districts: int | None = None) -> str:
+    """A realistic year (2020) of registrations, plans and payouts, once per database."""
+    from sqlalchemy import func, select
+
+    from server.demo_activity import populate
+    from server.models import Household
+
+    if db.session.execute(select(func.count()).select_from(Household)).scalar_one():
+        return "demo activity: already present, left as it is"
+    counts = populate(DEMO_PASSWORD, districts)
+    return (
+        "demo activity for 2020: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + "\n  (every demo commune also has ctv_<code> and xa_<code>, every district huyen_<code>)"
+    )

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from server.extensions import db
-from server.models import Quota, Unit, User
+from server.models import Household, Payout, Quota, Registration, Unit, User
 
 
 def count(app, model):
@@ -112,10 +112,18 @@ def test_create_user_refuses_a_role_in_the_wrong_kind_of_unit(app, runner):
     assert count(app, User) == 0
 
 
-def test_demo_builds_a_province_with_every_role(app, runner):
-    result = runner.invoke(args=["demo"])
+def test_demo_builds_a_province_with_every_role_and_a_year_of_activity(app, runner):
+    result = runner.invoke(args=["demo", "--districts", "2"])
     assert result.exit_code == 0, result.output
     with app.app_context():
         roles = set(db.session.execute(select(User.role)).scalars())
+        statuses = set(db.session.execute(select(Registration.status)).scalars())
+        payouts = set(db.session.execute(select(Payout.status)).scalars())
+        districts = set(db.session.execute(select(Household.district_code)).scalars())
+    assert statuses == {"submitted", "approved", "rejected", "returned"}
+    assert {"pending", "approved", "disbursed", "confirmed"} <= payouts
+    assert districts == {"502", "515"}
+    again = runner.invoke(args=["demo", "--districts", "2"])
+    assert again.exit_code == 0 and "already present" in again.output
     assert roles == {"collaborator", "commune_official", "district_officer", "supervisor", "admin"}
     assert "ctv_trado" in result.output and "http://127.0.0.1:" in result.output

@@ -101,7 +101,7 @@ class SqlStore:
     """The engine's store inside the current ``db.session`` transaction (see module doc)."""
 
     def __init__(self) -> None:
-        self._units: dict[str, Unit] | None = None
+        self._units: dict[str, Unit | None] = {}
         self._current: dict[Key, Record | None] = {}
         self._versions: dict[tuple[str, str, int], Record | None] = {}
         self._applied: dict[str, AppliedChange | None] = {}
@@ -113,17 +113,15 @@ class SqlStore:
         self._locked: set[Key] = set()
 
     # -- units ---------------------------------------------------------------------------
-    def _all_units(self) -> dict[str, Unit]:
-        if self._units is None:
-            rows = db.session.execute(select(UnitRow.code, UnitRow.level, UnitRow.parent_code, UnitRow.name))
-            self._units = {r.code: Unit(r.code, r.level, r.parent_code, r.name) for r in rows}
-        return self._units
-
     def get_unit(self, code: str) -> Unit | None:
-        return self._all_units().get(code)
+        if code not in self._units:
+            row = db.session.get(UnitRow, code)
+            self._units[code] = Unit(row.code, row.level, row.parent_code, row.name) if row else None
+        return self._units[code]
 
     def list_child_units(self, code: str) -> Sequence[Unit]:
-        return sorted((u for u in self._all_units().values() if u.parent_code == code), key=lambda u: u.code)
+        rows = db.session.execute(select(UnitRow).where(UnitRow.parent_code == code).order_by(UnitRow.code))
+        return [Unit(r.code, r.level, r.parent_code, r.name) for r in rows.scalars()]
 
     # -- batch reads -----------------------------------------------------------------------
     def prefetch(
