@@ -305,3 +305,22 @@ def test_only_the_communes_own_official_decides(client, auth):
     assert client.post(url, json=body, headers=auth.headers("district_officer")).status_code == 403
     other = client.post(url, json=body, headers=auth.headers("commune_official", unit="20923"))
     assert other.status_code == 404 and other.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_phone_that_resubmitted_a_returned_form_edits_it_again_before_pulling(client, auth):
+    # The phone took version 3 from its push result but still holds status `returned` from
+    # its last pull: an echo of an older server value, not an attempt to decide.
+    phone, reg = submit_registration(client, auth)
+    url = f"/api/v1/registrations/{reg}/decision"
+    body = {"decision": "return", "note": "Thiếu chữ ký", "version": 1}
+    assert client.post(url, json=body, headers=auth.headers("commune_official")).status_code == 200
+    phone.pull()
+    phone.edit("registrations", reg, notes="Đã ký lại")
+    assert [r["version"] for r in phone.push()["results"]] == [3]
+    held = phone.get("registrations", reg)["data"]
+    assert held["status"] == "returned"
+    phone.outbox.append(change("registrations", reg, {**held, "notes": "Đã ký lại", "members": 6}, 3))
+    result = phone.push()
+    assert statuses(result) == ["applied"] and result["results"][0]["version"] == 4
+    phone.pull()
+    assert phone.get("registrations", reg)["data"]["status"] == "submitted"

@@ -186,6 +186,17 @@ class SqlStore:
             self.prefetch(versions=[key])
         return self._versions[key]
 
+    def list_versions(self, entity: str, record_id: str) -> list[Record]:
+        # Rare (a phone echoing a server-managed value from an older version): one query.
+        q = (
+            select(RecordVersion)
+            .where(RecordVersion.entity == entity, RecordVersion.record_id == record_id)
+            .order_by(RecordVersion.version)
+        )
+        found = {r.version: record_from_row(r) for r in db.session.execute(q).scalars()}
+        found.update({r.version: r for r in self._new_versions if (r.entity, r.id) == (entity, record_id)})
+        return [found[version] for version in sorted(found)]
+
     def get_applied_change(self, change_id: str) -> AppliedChange | None:
         if change_id not in self._applied:
             self.prefetch(change_ids=[change_id])
