@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemas.auth import LogoutRequest, Me, RefreshRequest, TokenPair, TokenRequest
 from server.auth import tokens
 from server.auth.current import current_user, require_roles
-from server.auth.passwords import verify_password
+from server.auth.logins import authenticate_password
 from server.clock import utcnow
 from server.errors import APIError
 from server.extensions import db
@@ -32,25 +32,11 @@ class Token(MethodView):
     def post(self, body):
         """Log in with username and password; returns an access and a refresh token."""
         now = utcnow()
-        limit, window = current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_FAILURE_WINDOW"]
-        username, address = body["username"], client_address()
-        if (
-            store.count_recent_failures(now, window, username=username) >= limit
-            or store.count_recent_failures(now, window, address=address) >= limit * 4
-        ):
-            oldest = store.oldest_recent_failure(now, window, username, address) or now
-            retry_after = max(1, int(window - (now - oldest).total_seconds()))
-            raise APIError(
-                "too_many_requests",
-                details={"retry_after": retry_after},
-                headers={"Retry-After": str(retry_after)},
-            )
-        user = store.get_user_by_username(username)
-        if not verify_password(user.password_hash if user else None, body["password"]) or not user.active:
-            store.record_failure(username, address, now)
-            db.session.commit()
-            raise APIError("invalid_credentials")
-        store.clear_failures(username)
+        try:
+            user = authenticate_password(body["username"], body["password"], client_address(), now)
+        except APIError:
+            db.session.commit()  # keep the failure just recorded: it counts towards throttling
+            raise
         pair = tokens.issue_pair(user, now)
         db.session.commit()
         return pair
