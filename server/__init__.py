@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     register_blueprints(api)
+    register_pages(app)
     register_error_handlers(app)  # after api.init_app: ours replace smorest's handlers
 
     from server.cli import register_commands
@@ -66,3 +67,10 @@ def register_blueprints(api: Api) -> None:
     blueprints = (auth, units, changes, conflicts, decisions, delays, entities, audit, collaborators, reports)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+
+
+def register_pages(app: Flask) -> None:
+    """The server-rendered pages (/web): plain Flask, not in the OpenAPI document."""
+    from server import web
+
+    web.init_app(app)

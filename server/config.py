@@ -59,6 +59,15 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
                 "(or FIELDSYNC_ENV=development on a laptop)."
             )
         settings["SECRET_KEY"] = development_secret(instance_path)
+    # The pages' session cookie travels over HTTPS only in production; a provincial office
+    # serving plain HTTP on its own network may say SESSION_COOKIE_SECURE=no.
+    secure = env.get("SESSION_COOKIE_SECURE")
+    settings.setdefault(
+        "SESSION_COOKIE_SECURE",
+        secure.lower() in ("1", "yes", "true")
+        if secure is not None
+        else settings["ENV_NAME"] == "production" and not settings.get("TESTING"),
+    )
     settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["SQLALCHEMY_DATABASE_URI"])
     return settings
 

@@ -8,8 +8,9 @@ Views never build error bodies: they raise ``APIError`` (or a domain exception f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 # code -> (HTTP status, default message)
 ERRORS: dict[str, tuple[int, str]] = {
     "bad_request": (400, "The request could not be understood."),
+    "csrf_failed": (400, "The form's security token is missing or wrong; reload the page and try again."),
     "unauthorized": (401, "Authentication is required: send a valid Bearer access token."),
     "invalid_credentials": (401, "Unknown username or wrong password."),
     "forbidden": (403, "Your role may not do this."),
@@ -76,6 +78,34 @@ def error_response(
     return resp
 
 
+# Renders an error as an HTML page: (code, message, status, headers) -> response.
+PageRenderer = Callable[[str, str, int, dict], object]
+
+
+def register_error_pages(app: Flask, prefix: str, render: PageRenderer) -> None:
+    """Errors of requests under ``prefix`` (the web pages) become pages, not JSON envelopes."""
+    app.extensions["error_pages"] = (prefix, render)
+
+
+def answer_error(
+    code: str,
+    message: str | None = None,
+    details: dict | None = None,
+    status: int | None = None,
+    headers: dict | None = None,
+):
+    """The error for this request: an HTML page under the pages' prefix, else the envelope.
+
+    The choice is by path, not by Accept header, so /api/v1 and the ODK routes always keep
+    their machine-readable shape whatever a client asks for.
+    """
+    pages = current_app.extensions.get("error_pages")
+    if pages is not None and request.path.startswith(pages[0]):
+        err = APIError(code, message, details, status, headers)
+        return pages[1](err.code, err.message, err.status, err.headers)
+    return error_response(code, message, details, status, headers)
+
+
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -91,19 +121,19 @@ HTTP_CODES = {
 
 
 def render_http_exception(exc: HTTPException):
-    """Werkzeug's and flask-smorest's HTTP errors, in the envelope."""
+    """Werkzeug's and flask-smorest's HTTP errors, in the envelope (a page under the pages' prefix)."""
     status = exc.code or 500
     code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
     data = getattr(exc, "data", None) or {}
     details = {}
     if status == 422 and "messages" in data:
         details = flatten_locations(data["messages"])
-        return error_response("validation_error", None, details)
+        return answer_error("validation_error", None, details)
     message = None if status in (404, 405, 413, 415) else (exc.description or None)
     headers = {}
     if status == 405 and getattr(exc, "valid_methods", None):
         headers["Allow"] = ", ".join(exc.valid_methods)
-    return error_response(code, message, details, status=status, headers=headers)
+    return answer_error(code, message, details, status=status, headers=headers)
 
 
 def flatten_locations(messages: dict) -> dict:
@@ -119,7 +149,7 @@ def flatten_locations(messages: dict) -> dict:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(
-        APIError, lambda e: error_response(e.code, e.message, e.details, e.status, e.headers)
+        APIError, lambda e: answer_error(e.code, e.message, e.details, e.status, e.headers)
     )
     app.register_error_handler(HTTPException, render_http_exception)
 
@@ -128,15 +158,15 @@ def register_error_handlers(app: Flask) -> None:
         code = getattr(exc, "code", None)
         if isinstance(code, str) and code in ALIASES:
             # Outside the caller's units: answer exactly as for a record that does not exist.
-            return error_response(ALIASES[code])
+            return answer_error(ALIASES[code])
         if isinstance(code, str) and code in ERRORS:
             # A typed domain exception from the engine.
-            return error_response(code, str(exc) or None, getattr(exc, "details", None))
+            return answer_error(code, str(exc) or None, getattr(exc, "details", None))
         if is_database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
-            return error_response("unavailable", headers={"Retry-After": "5"})
+            return answer_error("unavailable", headers={"Retry-After": "5"})
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response("internal_error")
+        return answer_error("internal_error")
 
 
 def is_database_unavailable(exc: Exception) -> bool:

@@ -1,0 +1,76 @@
+"""Server-rendered pages for commune officials, district officers and supervisors, under /web.
+
+Jinja templates, one stylesheet and no script from anywhere else: the pages work offline-ish
+in a provincial office, on a cheap laptop or a phone. Vietnamese first, English on request
+(``?lang=en``). The pages log in with the same accounts as the API but keep the login in a
+session cookie (see ``server.web.sessions``); every page is scoped exactly as the API is, and
+every write goes through the sync engine like a phone's (``server.web.writes``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
+
+from server.errors import register_error_pages
+
+PREFIX = "/web"
+blp = Blueprint(
+    "pages",
+    __name__,
+    url_prefix=PREFIX,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages, their cookies, their template helpers and their error pages."""
+    from server.web import accounts, approvals, conflicts, dashboard, households  # noqa: F401 - routes
+    from server.web.language import (
+        current_language,
+        format_day,
+        format_moment,
+        format_money,
+        format_number,
+        remember_language,
+        t,
+    )
+    from server.web.sessions import check_csrf, configure_cookies, csrf_token, page_user
+    from server.web.writes import new_batch_id
+
+    configure_cookies(app)
+    blp.before_request(check_csrf)
+    blp.after_request(remember_language)
+    app.register_blueprint(blp)
+    app.add_url_rule("/", "root", lambda: redirect(url_for("pages.home")))
+    app.jinja_env.globals.update(
+        _=t,
+        csrf_token=csrf_token,
+        page_user=page_user,
+        language=current_language,
+        url_with=url_with,
+        new_batch_id=new_batch_id,
+    )
+    app.jinja_env.filters.update(
+        money=format_money, number=format_number, day=format_day, moment=format_moment
+    )
+    register_error_pages(app, PREFIX + "/", render_error_page)
+
+
+def render_error_page(code: str, message: str, status: int, headers: dict):
+    """An error as a page in the visitor's language; the API's message is not shown to them."""
+    from server.web.language import t
+    from server.web.messages import has_text
+
+    text = t(f"error.{code}") if has_text(f"error.{code}") else t("error.other", code=code)
+    return render_template("web/error.html", code=code, text=text, status=status), status, headers
+
+
+def url_with(**changes: object) -> str:
+    """This page's URL with some query arguments changed (None removes one)."""
+    args = {k: v for k, v in request.args.items() if k not in changes}
+    args.update({k: v for k, v in changes.items() if v is not None})
+    return request.path + ("?" + urlencode(args) if args else "")

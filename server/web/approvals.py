@@ -1,0 +1,130 @@
+"""The commune official's desk: the approval queue, a registration's page and the decision."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from server.clock import programme_day, today, utcnow
+from server.extensions import db
+from server.models import User
+from server.store import accounts as account_store
+from server.store import approvals as approval_store
+from server.store.sync import SqlStore
+from server.transactions import run_write
+from server.web import blp
+from server.web.language import t
+from server.web.sessions import page_actor, page_scope, page_user, require_page
+from sync.decisions import DECISIONS
+from sync.engine import decide_registration
+from sync.errors import (
+    ForbiddenError,
+    InvalidTransitionError,
+    NotFoundError,
+    SyncError,
+    VersionConflictError,
+)
+from sync.records import Record
+
+DECIDERS = ("commune_official", "admin")
+# Everyone but collaborators reads registrations on the pages; a collaborator reads the
+# commune's forms too (returned ones are listed on their start page), as the API lets them.
+READERS = ("collaborator", "commune_official", "district_officer", "supervisor", "admin")
+
+
+@blp.route("/approvals")
+@require_page(*DECIDERS)
+def approvals():
+    """The commune's submitted forms, oldest first, with the days each has waited."""
+    threshold = current_app.config["APPROVAL_OVERDUE_DAYS"]
+    day = today()
+    rows = approval_store.list_registrations_by_status(page_scope(), "submitted")
+    for row in rows:
+        received = programme_day(row["submitted_at"]) if row["submitted_at"] else day
+        row["days_waiting"] = (day - received).days
+        # Late from the day after received + N, as the delay audit counts approval_overdue.
+        row["overdue"] = row["days_waiting"] > threshold
+    overdue = sum(1 for row in rows if row["overdue"])
+    return render_template("web/approvals.html", rows=rows, threshold=threshold, overdue=overdue)
+
+
+def find_in_scope(store: SqlStore, entity: str, record_id: str) -> Record:
+    """The live record, or 404 - also when it lies outside the user's units (not revealed)."""
+    record = store.get_record(entity, record_id.lower())
+    if record is None or record.deleted or not page_scope().covers(record.commune_code, record.district_code):
+        abort(404)
+    return record
+
+
+def find_collaborator(history: list[dict]) -> User | None:
+    """Who captured the form: the author of its first version."""
+    creator = next((entry["actor"] for entry in history if entry["action"] == "create"), None)
+    return account_store.get_user_by_username(creator) if creator else None
+
+
+@blp.route("/registrations/<registration_id>")
+@require_page(*READERS)
+def registration(registration_id: str):
+    """A form with its household, the collaborator, the signed photo and its history."""
+    store = SqlStore()
+    record = find_in_scope(store, "registrations", registration_id)
+    household = store.get_record("households", record.data["household_id"])
+    history = approval_store.list_record_history("registrations", record.id)
+    can_decide = page_user().role in DECIDERS and record.data.get("status") == "submitted"
+    return render_template(
+        "web/registration.html",
+        record=record,
+        reg=record.data,
+        household=household.data if household else {},
+        household_id=household.id if household else None,
+        collaborator=find_collaborator(history),
+        history=history,
+        can_decide=can_decide,
+        photo_url=None,
+    )
+
+
+@blp.route("/registrations/<registration_id>/decision", methods=["POST"])
+@require_page(*DECIDERS)
+def decide(registration_id: str):
+    """Approve, reject or return the form at the version the official was shown."""
+    decision = request.form.get("decision", "")
+    note = request.form.get("note", "").strip() or None
+    back = url_for("pages.registration", registration_id=registration_id)
+    if decision not in DECISIONS:
+        abort(400)
+    if decision in ("reject", "return") and not note:
+        flash(t("reg.note_required"), "error")
+        return redirect(back)
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+    actor = page_actor()
+
+    def work():
+        store = SqlStore()
+        record = decide_registration(store, actor, registration_id.lower(), decision, note, version, utcnow())
+        store.flush()
+        return record
+
+    try:
+        record = run_write(work)
+    except (NotFoundError, ForbiddenError) as refusal:
+        db.session.rollback()
+        abort(404 if isinstance(refusal, NotFoundError) else 403)
+    except VersionConflictError:
+        db.session.rollback()
+        flash(t("decision.stale"), "error")
+        return redirect(back)
+    except InvalidTransitionError:
+        db.session.rollback()
+        flash(t("decision.not_submitted"), "error")
+        return redirect(back)
+    except SyncError as refusal:
+        db.session.rollback()
+        flash(t("write.refused", message=refusal.message), "error")
+        return redirect(back)
+    household = SqlStore().get_record("households", record["data"]["household_id"])
+    label = household.data["code"] if household else record["id"]
+    flash(t(f"decision.done.{decision}", household=label))
+    return redirect(url_for("pages.approvals"))

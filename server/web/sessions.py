@@ -1,0 +1,120 @@
+"""Who is looking at a page: the signed session cookie, role checks, and the CSRF token.
+
+The pages keep their login in Flask's session cookie (signed with SECRET_KEY; HttpOnly,
+SameSite=Lax, Secure in production - see ``configure_cookies``). The JSON API never reads
+it: /api/v1 stays Bearer-only, so a cookie can never authorise an API write.
+
+CSRF: every session carries a random token; every form posts it back and ``check_csrf``
+refuses a POST whose token is missing or different (400 ``csrf_failed``). It is twenty lines
+here rather than Flask-WTF: the pages need nothing else from WTForms, and one token per
+session compared in constant time is all CSRFProtect would do for us. SameSite=Lax already
+stops cross-site POSTs in current browsers; the token covers older ones and same-site
+subdomains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from functools import wraps
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+
+from server.auth.current import scope_of
+from server.errors import APIError
+from server.models import User
+from server.scope import Scope
+from server.store import accounts as account_store
+from sync.actors import Actor
+
+CSRF_FIELD = "csrf_token"
+SESSION_HOURS = 12  # one working day; a shared office laptop should not stay signed in
+
+
+def configure_cookies(app: Flask) -> None:
+    """Session cookie flags. Secure comes from the settings (on in production, see config)."""
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
+
+
+def password_marker(user: User) -> str:
+    """A fingerprint of the password hash: a changed password ends every open page session."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session for ``user`` (a new CSRF token too)."""
+    session.clear()
+    session.permanent = True
+    session["uid"] = user.id
+    session["pw"] = password_marker(user)
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def page_user() -> User | None:
+    """The signed-in, still active user of this page request, or None."""
+    if "page_user" not in g:
+        user = None
+        uid = session.get("uid")
+        if isinstance(uid, int):
+            found = account_store.get_user_by_id(uid)
+            if found is not None and found.active and session.get("pw") == password_marker(found):
+                user = found
+        g.page_user = user
+    return g.page_user
+
+
+def require_page(*roles: str):
+    """Send a visitor to the login page; refuse (403) a role not in ``roles`` (none = any)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = page_user()
+            if user is None:
+                return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+            if roles and user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def page_scope() -> Scope:
+    """The signed-in user's units, exactly as the API scopes a Bearer token's user."""
+    if "page_scope" not in g:
+        g.page_scope = scope_of(page_user())
+    return g.page_scope
+
+
+def page_actor() -> Actor:
+    """The signed-in user as the engine's actor."""
+    user = page_user()
+    return Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use, e.g. on the login page)."""
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse a state-changing request without this session's token (400 csrf_failed)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    expected = session.get(CSRF_FIELD)
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
+    if not expected or not hmac.compare_digest(str(expected), str(sent)):
+        raise APIError("csrf_failed")
