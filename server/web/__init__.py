@@ -14,6 +14,18 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 
 from server.errors import register_error_pages
+from server.web.language import (
+    current_language,
+    format_day,
+    format_moment,
+    format_money,
+    format_number,
+    remember_language,
+    t,
+)
+from server.web.messages import has_text
+from server.web.sessions import check_csrf, configure_cookies, csrf_token, page_user
+from server.web.writes import new_batch_id
 
 PREFIX = "/web"
 blp = Blueprint(
@@ -24,26 +36,15 @@ blp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+blp.before_request(check_csrf)
+blp.after_request(remember_language)
 
 
 def init_app(app: Flask) -> None:
     """Register the pages, their cookies, their template helpers and their error pages."""
     from server.web import accounts, approvals, conflicts, dashboard, households  # noqa: F401 - routes
-    from server.web.language import (
-        current_language,
-        format_day,
-        format_moment,
-        format_money,
-        format_number,
-        remember_language,
-        t,
-    )
-    from server.web.sessions import check_csrf, configure_cookies, csrf_token, page_user
-    from server.web.writes import new_batch_id
 
     configure_cookies(app)
-    blp.before_request(check_csrf)
-    blp.after_request(remember_language)
     app.register_blueprint(blp)
     app.add_url_rule("/", "root", lambda: redirect(url_for("pages.home")))
     app.jinja_env.globals.update(
@@ -62,9 +63,6 @@ def init_app(app: Flask) -> None:
 
 def render_error_page(code: str, message: str, status: int, headers: dict):
     """An error as a page in the visitor's language; the API's message is not shown to them."""
-    from server.web.language import t
-    from server.web.messages import has_text
-
     text = t(f"error.{code}") if has_text(f"error.{code}") else t("error.other", code=code)
     return render_template("web/error.html", code=code, text=text, status=status), status, headers
 
