@@ -1,0 +1,207 @@
+"""One contract, two stores: the behaviour the engine relies on, run on MemoryStore and SqlStore.
+
+Like Kinto's storage test suite run by both its memory and PostgreSQL backends: whatever the
+engine's tests prove on the in-memory store holds on SQL only if both stores answer the
+same way. "Commit" ends a request: the SQL store flushes and commits, the next request gets
+a fresh store; the memory store simply carries on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from server.cli import DATA
+from server.extensions import db
+from server.store.sync import SqlStore
+from sync.actors import Actor, resolve_scope
+from sync.memory import MemoryStore, load_units_csv
+from sync.records import AppliedChange, Conflict, Record, StoredBatch
+from tests.factories import household, new_id
+
+T0 = datetime(2020, 5, 2, 3, 0, tzinfo=UTC)
+TRA_DOC, TRA_SON, CH_OM = ("20920", "515"), ("20900", "515"), ("20437", "504")
+UNITS_CSV = DATA / "quang_nam_units_2020.csv"
+
+
+class Harness:
+    """Hands out a store per request and commits it."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.memory = MemoryStore(load_units_csv(UNITS_CSV)) if kind == "memory" else None
+        self.store = self.memory or SqlStore()
+
+    def commit(self):
+        if self.kind == "sql":
+            self.store.flush()
+            db.session.commit()
+            self.store = SqlStore()
+        return self.store
+
+
+@pytest.fixture(params=["memory", "sql"])
+def harness(request, app):
+    with app.app_context():
+        yield Harness(request.param)
+        db.session.rollback()
+
+
+def version(record_id, number, place=TRA_DOC, deleted=False, at=T0, **fields):
+    data = household(commune_code=place[0], code=f"HH-{record_id[:6]}", **fields)
+    return Record("households", record_id, number, deleted, data, place[0], place[1], at)
+
+
+def scope_of(store, unit_code):
+    return resolve_scope(store, Actor(1, "x", "supervisor", unit_code))
+
+
+def test_a_version_is_read_back_in_its_own_transaction_and_after_commit(harness):
+    store, rid = harness.store, new_id()
+    store.save_version(version(rid, 1))
+    assert store.get_record("households", rid).version == 1
+    store = harness.commit()
+    record = store.get_record("households", rid)
+    assert (record.version, record.deleted, record.commune_code, record.district_code) == (1, False, *TRA_DOC)
+    assert record.data["head_name"] == "Hồ Văn Thương" and record.written_at == T0
+
+
+def test_every_version_is_kept(harness):
+    store, rid = harness.store, new_id()
+    store.save_version(version(rid, 1))
+    store = harness.commit()
+    store.save_version(version(rid, 2, members=5, at=T0 + timedelta(hours=1)))
+    store.save_version(version(rid, 3, deleted=True, members=5, at=T0 + timedelta(hours=2)))
+    assert [r.version for r in store.list_versions("households", rid)] == [1, 2, 3]
+    store = harness.commit()
+    assert store.get_version("households", rid, 1).data["members"] == 4
+    assert store.get_version("households", rid, 2).written_at == T0 + timedelta(hours=1)
+    assert store.get_record("households", rid).deleted
+    assert [r.data["members"] for r in store.list_versions("households", rid)] == [4, 5, 5]
+
+
+def test_unknown_keys_read_as_nothing(harness):
+    store, rid = harness.store, new_id()
+    store.prefetch(records=[("households", rid)], versions=[("households", rid, 1)], change_ids=[rid])
+    assert store.get_record("households", rid) is None
+    assert store.get_version("households", rid, 1) is None
+    assert store.get_applied_change(rid) is None
+    assert store.get_batch(rid) is None and store.get_conflict(rid) is None
+    assert store.list_versions("households", rid) == []
+
+
+def test_a_prefetched_absence_does_not_hide_a_later_write(harness):
+    store, rid = harness.store, new_id()
+    store.prefetch(records=[("households", rid)])
+    store.save_version(version(rid, 1))
+    assert store.get_record("households", rid).version == 1
+
+
+def test_the_feed_lists_each_record_once_at_its_latest_version(harness):
+    store, first, second = harness.store, new_id(), new_id()
+    store.save_version(version(first, 1))
+    store.save_version(version(second, 1))
+    store = harness.commit()
+    store.save_version(version(first, 2, members=6))
+    store = harness.commit()
+    feed = store.list_changes(scope_of(store, "49"), 0, 100)
+    assert [(r.id, r.version) for r in feed] == [(second, 1), (first, 2)]
+    assert feed[0].seq < feed[1].seq
+    assert [r.id for r in store.list_changes(scope_of(store, "49"), feed[0].seq, 100)] == [first]
+    assert store.list_changes(scope_of(store, "49"), feed[1].seq, 100) == []
+
+
+def test_the_feed_pages_by_position(harness):
+    store = harness.store
+    ids = [new_id() for _ in range(5)]
+    for rid in ids:
+        store.save_version(version(rid, 1))
+    store = harness.commit()
+    seen, after = [], 0
+    while page := store.list_changes(scope_of(store, "49"), after, 2):
+        assert len(page) <= 2
+        seen += [r.id for r in page]
+        after = page[-1].seq
+    assert sorted(seen) == sorted(ids)
+
+
+@pytest.mark.parametrize(
+    ("unit", "expected"), [("20920", {"a"}), ("515", {"a", "b"}), ("504", {"c"}), ("49", {"a", "b", "c"})]
+)
+def test_the_feed_is_scoped_by_unit(harness, unit, expected):
+    store = harness.store
+    ids = {"a": new_id(), "b": new_id(), "c": new_id()}
+    store.save_version(version(ids["a"], 1, TRA_DOC))
+    store.save_version(version(ids["b"], 1, TRA_SON))
+    store.save_version(version(ids["c"], 1, CH_OM))
+    store = harness.commit()
+    found = {r.id for r in store.list_changes(scope_of(store, unit), 0, 100)}
+    assert found == {ids[name] for name in expected}
+
+
+def test_applied_changes_and_batches_are_kept(harness):
+    store, rid, change_id, batch_id = harness.store, new_id(), new_id(), new_id()
+    store.save_version(version(rid, 1))
+    store.save_applied_change(
+        AppliedChange(change_id, batch_id, "phone-1", 1, "households", rid, "applied", 1, None, T0)
+    )
+    assert store.get_applied_change(change_id).version == 1
+    store.save_batch(StoredBatch(batch_id, 1, "phone-1", T0, {"batch_id": batch_id, "results": []}))
+    store = harness.commit()
+    applied = store.get_applied_change(change_id)
+    assert (applied.entity, applied.record_id, applied.status, applied.version) == (
+        "households",
+        rid,
+        "applied",
+        1,
+    )
+    assert store.get_batch(batch_id).response == {"batch_id": batch_id, "results": []}
+
+
+def test_conflicts_are_kept_listed_in_scope_and_resolved(harness):
+    store, rid = harness.store, new_id()
+    store.save_version(version(rid, 1))
+    conflict = Conflict(
+        id=new_id(),
+        entity="households",
+        record_id=rid,
+        change_id=new_id(),
+        base_version=1,
+        server_version=1,
+        fields={"members": {"base": 4, "server": 6, "device": 3}},
+        device_id="phone-1",
+        batch_id=new_id(),
+        user_id=None,
+        username="lan",
+        created_at=T0,
+        commune_code=TRA_DOC[0],
+        district_code=TRA_DOC[1],
+    )
+    store.create_conflict(conflict)
+    assert store.get_conflict(conflict.id).fields == conflict.fields
+    store = harness.commit()
+    assert [c.id for c in store.list_conflicts(scope_of(store, "515"), status="open")] == [conflict.id]
+    assert store.list_conflicts(scope_of(store, "504")) == []
+    assert store.list_conflicts(scope_of(store, "49"), unit_code="20900") == []
+    resolved = replace(
+        conflict,
+        status="resolved",
+        resolution="keep_server",
+        resolved_by="minh",
+        resolved_at=T0 + timedelta(hours=1),
+        resolved_version=2,
+    )
+    store.save_conflict_resolution(resolved)
+    store = harness.commit()
+    kept = store.get_conflict(conflict.id)
+    assert (kept.status, kept.resolution, kept.resolved_version) == ("resolved", "keep_server", 2)
+    assert store.list_conflicts(scope_of(store, "49"), status="open") == []
+
+
+def test_units_are_looked_up_with_their_parents(harness):
+    store = harness.store
+    assert store.get_unit("20920").parent_code == "515" and store.get_unit("20920").level == "commune"
+    assert "515" in {unit.code for unit in store.list_child_units("49")}
+    assert store.get_unit("nope") is None
