@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     register_blueprints(api)
     register_pages(app)
+    register_odk_routes(app)
     register_error_handlers(app)  # after api.init_app: ours replace smorest's handlers
 
     from server.cli import register_commands
@@ -60,12 +61,13 @@ def register_blueprints(api: Api) -> None:
     from server.conflicts.views import blp as conflicts
     from server.decisions.views import blp as decisions
     from server.delays.views import blp as delays
+    from server.device_tokens.views import blp as device_tokens
     from server.entities.views import blp as entities
     from server.reports.views import blp as reports
     from server.units.views import blp as units
 
     blueprints = (auth, units, changes, conflicts, decisions, delays, entities, audit, collaborators, reports)
-    for blueprint in blueprints:
+    for blueprint in (*blueprints, device_tokens):
         api.register_blueprint(blueprint)
 
 
@@ -74,3 +76,15 @@ def register_pages(app: Flask) -> None:
     from server import web
 
     web.init_app(app)
+
+
+def register_odk_routes(app: Flask) -> None:
+    """ODK's routes at ``/v1``: OpenRosa (XML) for Collect and Enketo, ODK Central's REST
+    layout for pyodk. Plain Flask blueprints: they are not the JSON API and stay out of its
+    OpenAPI document; their errors take ODK's shapes (``server/errors.py``)."""
+    from server.central import submissions as _central_submissions  # noqa: F401 - its routes
+    from server.central.views import blp as central
+    from server.openrosa.views import blp as openrosa
+
+    for blueprint in (openrosa, central):
+        app.register_blueprint(blueprint)

@@ -22,6 +22,8 @@ DEFAULTS = {
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "LOGIN_MAX_FAILURES": 5,  # per username and per address, within the window
     "LOGIN_FAILURE_WINDOW": 15 * 60,
+    "ODK_SESSION_TTL": 24 * 3600,  # a pyodk / ODK Central session token, like Central's own
+    "ODK_PROJECT_NAME": "Đăng ký thoát nghèo bền vững - Quảng Nam",  # the one ODK project
 }
 INT_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
 

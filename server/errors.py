@@ -1,17 +1,28 @@
-"""One registry of error codes and the one function that renders the contract's envelope.
+"""One registry of error codes and the one function that renders an error, in the route's shape.
 
 Views never build error bodies: they raise ``APIError`` (or a domain exception from
-``sync.errors`` carrying a ``code``), and the handlers here turn it into
-``{"error": {"code", "message", "details"}}`` with the registered status.
+``sync.errors`` carrying a ``code``), and the handlers here turn it into the body the route's
+clients read, with the registered status:
+
+- the JSON API (``/api/v1``): the contract's ``{"error": {"code", "message", "details"}}``;
+- ODK Central's REST routes (``/v1/...``, for pyodk): ``{"code": 404.1, "message", "details"}``,
+  Central's numeric problem codes, with our snake_case code in ``details.error``;
+- OpenRosa routes (``/v1/.../formList``, ``/submission``, form downloads, and everything under
+  a device key ``/v1/key/<token>/``): an ``<OpenRosaResponse>`` whose message ODK Collect shows,
+  with the OpenRosa headers, and a Basic challenge on 401 so Collect asks for a password;
+- the web pages: an HTML page (``register_error_pages``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, Response, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from server.odk.openrosa import XML_CONTENT_TYPE, build_openrosa_error, build_openrosa_headers
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +32,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "csrf_failed": (400, "The form's security token is missing or wrong; reload the page and try again."),
     "unauthorized": (401, "Authentication is required: send a valid Bearer access token."),
     "invalid_credentials": (401, "Unknown username or wrong password."),
+    "invalid_device_key": (403, "This device key is not valid; ask for a new settings QR code."),
     "forbidden": (403, "Your role may not do this."),
     "not_found": (404, "No such resource."),
     "method_not_allowed": (405, "This method is not allowed on this resource."),
@@ -28,9 +40,14 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_transition": (409, "The record is not in a state that allows this."),
     "locked": (409, "The record is locked."),
     "conflict": (409, "The request conflicts with the current state."),
+    "instance_conflict": (409, "Another submission with this instanceID was already received."),
+    "stale_edit": (409, "This edit replaces a version of the submission that is no longer current."),
     "batch_id_taken": (409, "This batch_id was sent by another user."),
     "payload_too_large": (413, "The request body is too large."),
     "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),
+    "unsafe_xml": (400, "The XML declares a DTD or entities, which are not accepted."),
+    "malformed_xml": (400, "The body is not well-formed XML."),
+    "invalid_submission": (400, "The submission cannot be read."),
     "validation_error": (422, "The request is invalid."),
     "read_only": (422, "A field the caller may not set was changed."),
     "too_many_requests": (429, "Too many attempts; wait before trying again."),
@@ -62,6 +79,24 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+# OpenRosa routes answer in XML; every other route under /v1/ is ODK Central's JSON API.
+OPENROSA_PATH = re.compile(
+    r"^/v1/(key/[^/]+/.*"
+    r"|projects/[^/]+/(formList|submission|forms/[^/]+\.xml|forms/[^/]+/manifest"
+    r"|forms/[^/]+/attachments/[^/]+))$"
+)
+# ODK Central's problem codes are <status>.<n>; the ones its clients know by number.
+CENTRAL_CODES = {"unauthorized": 401.2, "invalid_credentials": 401.2, "instance_conflict": 409.3}
+BASIC_CHALLENGE = 'Basic realm="FieldSync", charset="UTF-8"'
+
+
+def error_shape() -> str:
+    """``openrosa``, ``central`` or ``envelope``: which clients the current route serves."""
+    if not has_request_context() or not request.path.startswith("/v1/"):
+        return "envelope"
+    return "openrosa" if OPENROSA_PATH.match(request.path) else "central"
+
+
 def error_response(
     code: str,
     message: str | None = None,
@@ -69,9 +104,21 @@ def error_response(
     status: int | None = None,
     headers: dict | None = None,
 ):
-    """The contract's error envelope as a Flask response."""
+    """An error as a Flask response, in the shape the route's clients read (module doc)."""
     err = APIError(code, message, details, status, headers)
-    resp = jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}})
+    shape = error_shape()
+    if shape == "openrosa":
+        resp = Response(build_openrosa_error(err.message), status=err.status, content_type=XML_CONTENT_TYPE)
+        resp.headers.update(build_openrosa_headers(current_app.config["MAX_CONTENT_LENGTH"]))
+        if err.status == 401 and not request.path.startswith("/v1/key/"):
+            resp.headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    elif shape == "central":
+        number = CENTRAL_CODES.get(err.code, float(f"{err.status}.1"))
+        resp = jsonify(
+            {"code": number, "message": err.message, "details": {"error": err.code, **err.details}}
+        )
+    else:
+        resp = jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}})
     resp.status_code = err.status
     for key, value in err.headers.items():
         resp.headers[key] = value

@@ -20,9 +20,9 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def authenticate_bearer(token: str) -> User:
-    """The active user behind an access token; 401 for anything else."""
-    claims = tokens.decode(token, "access")
+def authenticate_bearer(token: str, token_types: tuple[str, ...] = ("access",)) -> User:
+    """The active user behind an access token (or another of ``token_types``); 401 otherwise."""
+    claims = tokens.decode(token, token_types)
     try:
         user = store.get_user_by_id(int(claims["sub"]))
     except ValueError as exc:

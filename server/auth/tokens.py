@@ -20,8 +20,8 @@ def encode(claims: dict) -> str:
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM)
 
 
-def decode(token: str, expected_type: str) -> dict:
-    """The claims of a valid token of ``expected_type``; 401 ``unauthorized`` otherwise.
+def decode(token: str, expected_type: str | tuple[str, ...]) -> dict:
+    """The claims of a valid token of ``expected_type`` (or one of them); 401 otherwise.
 
     ``algorithms`` is pinned, so ``alg: none`` and RS/HS confusion are refused by PyJWT.
     """
@@ -36,8 +36,9 @@ def decode(token: str, expected_type: str) -> dict:
         raise APIError("unauthorized", "The token has expired.") from exc
     except jwt.InvalidTokenError as exc:
         raise APIError("unauthorized", "The token is not valid.") from exc
-    if claims.get("typ") != expected_type:
-        raise APIError("unauthorized", f"Expected a {expected_type} token.")
+    expected = (expected_type,) if isinstance(expected_type, str) else expected_type
+    if claims.get("typ") not in expected:
+        raise APIError("unauthorized", f"Expected a {' or '.join(expected)} token.")
     return claims
 
 
@@ -91,3 +92,27 @@ def rotate(refresh_token: str, now: datetime) -> dict:
     if user is None or not user.active:
         raise APIError("unauthorized", "The account is disabled.")
     return issue_pair(user, now, row.family_id)
+
+
+def issue_session_token(user: User, now: datetime) -> tuple[str, datetime]:
+    """An ODK Central session token (``POST /v1/sessions``) and when it expires.
+
+    A JWT of its own type, ``session``, accepted only on the ODK routes under ``/v1``, so its
+    longer life (``ODK_SESSION_TTL``, a day like Central's) never stretches the short access
+    tokens of the JSON API. It belongs to a family of its own, checked for revocation like
+    any other.
+    """
+    expires = now + timedelta(seconds=current_app.config["ODK_SESSION_TTL"])
+    token = encode(
+        {
+            "sub": str(user.id),
+            "role": user.role,
+            "unit": user.unit_code,
+            "fam": uuid.uuid4().hex,
+            "iat": int(now.timestamp()),
+            "typ": "session",
+            "jti": uuid.uuid4().hex,
+            "exp": int(expires.timestamp()),
+        }
+    )
+    return token, expires

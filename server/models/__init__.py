@@ -1,6 +1,7 @@
 """All tables. Import this package so Alembic and ``db.create_all`` see every model."""
 
 from server.models.accounts import ROLES, Device, DeviceToken, LoginFailure, RefreshToken, User
+from server.models.odk import OdkAttachment, OdkInstance, OdkSubmission
 from server.models.records import ENTITY_MODELS, Household, Payout, Registration, SupportItem
 from server.models.sync import (
     AppliedChange,
@@ -38,4 +39,7 @@ __all__ = [
     "RejectedChange",
     "Conflict",
     "AuditEntry",
+    "OdkSubmission",
+    "OdkInstance",
+    "OdkAttachment",
 ]

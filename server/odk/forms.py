@@ -69,6 +69,9 @@ class FormDefinition:
     # any group depth, which is what lets a submitted instance be read by name.
     fields: Mapping[str, str]
     media: tuple[MediaFile, ...] = field(default=())
+    # The ``mediatype`` of each file question (``image/*``, ``audio/*``, ``video/*``), by
+    # element name: what the attachment answering it must be. A plain file question has none.
+    media_types: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def has_media(self) -> bool:
@@ -92,6 +95,7 @@ class _CompiledXForm:
     version: str
     xform: bytes
     fields: Mapping[str, str]
+    media_types: Mapping[str, str]
 
 
 def list_forms(directory: Path = FORMS_DIRECTORY) -> list[FormDefinition]:
@@ -132,6 +136,7 @@ def compile_form(path: Path) -> FormDefinition:
         xform=compiled.xform,
         hash=md5_hash(compiled.xform),
         fields=compiled.fields,
+        media_types=compiled.media_types,
         media=read_media(path.with_name(f"{compiled.form_id}-media")),
     )
 
@@ -192,8 +197,17 @@ def _describe_xform(xform: bytes, filename: str) -> _CompiledXForm:
                 f"{filename}: element name {name!r} is used twice; names must be unique at any group depth"
             )
         fields[name] = bind_types.get(path, "string")
+    media_types = {
+        upload.get("ref", "").rsplit("/", 1)[-1]: upload.get("mediatype", "")
+        for upload in html.iter(f"{{{XFORMS_NS}}}upload")
+    }
     return _CompiledXForm(
-        form_id=form_id, title=title or form_id, version=version, xform=xform, fields=fields
+        form_id=form_id,
+        title=title or form_id,
+        version=version,
+        xform=xform,
+        fields=fields,
+        media_types={name: kind for name, kind in media_types.items() if name in fields and kind},
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 
 from server.extensions import db
-from server.models import Device, LoginFailure, RefreshToken, User
+from server.models import Device, DeviceToken, LoginFailure, RefreshToken, User
 
 
 def get_user_by_username(username: str) -> User | None:
@@ -122,3 +122,43 @@ def get_device(device_id: str) -> Device | None:
 
 def list_users() -> list[User]:
     return list(db.session.execute(select(User).order_by(User.username)).scalars())
+
+
+def create_device_token(token_hash: str, user_id: int, label: str | None, now: datetime) -> DeviceToken:
+    row = DeviceToken(token_hash=token_hash, user_id=user_id, label=label, created_at=now)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def get_active_device_token(token_hash: str) -> DeviceToken | None:
+    """The unrevoked device token with this hash, or None."""
+    q = select(DeviceToken).where(DeviceToken.token_hash == token_hash, DeviceToken.revoked_at.is_(None))
+    return db.session.execute(q).scalar_one_or_none()
+
+
+def get_device_token(token_id: int) -> DeviceToken | None:
+    return db.session.get(DeviceToken, token_id)
+
+
+def list_device_tokens() -> list[tuple[DeviceToken, str]]:
+    """Every device token with its user's username, newest first."""
+    q = (
+        select(DeviceToken, User.username)
+        .join(User, User.id == DeviceToken.user_id)
+        .order_by(DeviceToken.created_at.desc(), DeviceToken.id.desc())
+    )
+    return [(row, username) for row, username in db.session.execute(q).all()]
+
+
+def revoke_device_token(token_id: int, now: datetime) -> None:
+    db.session.execute(
+        update(DeviceToken)
+        .where(DeviceToken.id == token_id, DeviceToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def get_first_account_time() -> datetime | None:
+    """When the first account was made: the programme's start on this server."""
+    return db.session.execute(select(func.min(User.created_at))).scalar_one()

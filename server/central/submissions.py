@@ -1,0 +1,214 @@
+"""ODK Central's submission routes for pyodk: list, get, create, edit, review, attachments, OData.
+
+``<instanceId>`` in a path is the submission's first instanceID (``uuid:…``, percent-encoded
+by pyodk), kept for the submission's whole life; each edit's own instanceID names a version.
+A user sees the submissions of their units, and their own.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Response, current_app, jsonify, request
+
+from server.auth.current import current_user, scope_of
+from server.central.views import blp, require_project
+from server.clock import utcnow
+from server.errors import APIError
+from server.models import OdkSubmission
+from server.odk.attachments import blob_path
+from server.odk.odata import ODataError, parse_filter
+from server.store import odk as store
+from server.submissions.intake import (
+    answering_field,
+    attachment_directory,
+    check_and_save_file,
+    find_form,
+    read_instance,
+    receive_instance,
+)
+from server.submissions.review import review_submission
+from server.submissions.shapes import describe, render_odata_row, render_submission
+from server.transactions import run_write
+
+BASE = "/projects/<int:project_id>/forms/<form_id>"
+XML_TYPES = ("application/xml", "text/xml")
+
+
+def find_submission(form_id: str, instance_id: str) -> OdkSubmission:
+    """The visible submission of the form first sent as ``instance_id``, or 404."""
+    user = current_user()
+    submission = store.get_visible_submission(form_id, instance_id, scope_of(user), user.id)
+    if submission is None:
+        raise APIError("not_found", f"No submission {instance_id} of form {form_id!r} in your units.")
+    return submission
+
+
+def render_one(submission: OdkSubmission) -> dict:
+    return render_submission(describe([submission])[0])
+
+
+def read_xml_body() -> bytes:
+    if request.mimetype not in XML_TYPES:
+        raise APIError(
+            "unsupported_media_type", "Send the submission XML with Content-Type: application/xml."
+        )
+    return request.get_data()
+
+
+@blp.route(BASE + "/submissions", methods=["GET"])
+def list_submissions(project_id: int, form_id: str):
+    """The form's submissions in the caller's units, oldest first: a bare JSON array."""
+    require_project(project_id)
+    find_form(form_id)
+    user = current_user()
+    submissions = store.list_visible_submissions(form_id, scope_of(user), user.id)
+    return jsonify([render_submission(view) for view in describe(submissions)])
+
+
+@blp.route(BASE + "/submissions", methods=["POST"])
+def create_submission(project_id: int, form_id: str):
+    """A new submission from its XML (the body); 200 with the submission object."""
+    require_project(project_id)
+    find_form(form_id)
+    intake = receive_instance(
+        current_user(), read_xml_body(), [], now=utcnow(), device_hint=request.args.get("deviceID"),
+        form_id=form_id,
+    )  # fmt: skip
+    intake.raise_refusal()
+    return jsonify(render_one(intake.submission))
+
+
+@blp.route(BASE + "/submissions/<instance_id>", methods=["GET"])
+def get_submission(project_id: int, form_id: str, instance_id: str):
+    require_project(project_id)
+    return jsonify(render_one(find_submission(form_id, instance_id)))
+
+
+@blp.route(BASE + "/submissions/<instance_id>", methods=["PUT"])
+def edit_submission(project_id: int, form_id: str, instance_id: str):
+    """An edit: the body's ``deprecatedID`` must name the submission's current version."""
+    require_project(project_id)
+    find_submission(form_id, instance_id)
+    intake = receive_instance(
+        current_user(), read_xml_body(), [], now=utcnow(), device_hint=request.args.get("deviceID"),
+        form_id=form_id, edit_of=instance_id,
+    )  # fmt: skip
+    intake.raise_refusal()
+    return jsonify(render_one(intake.submission))
+
+
+@blp.route(BASE + "/submissions/<instance_id>", methods=["PATCH"])
+def update_review_state(project_id: int, form_id: str, instance_id: str):
+    """``{"reviewState": "approved" | "rejected" | "hasIssues"}``: the commune's decision."""
+    require_project(project_id)
+    submission = find_submission(form_id, instance_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"reviewState"}:
+        raise APIError("bad_request", 'Send JSON {"reviewState": "approved" | "rejected" | "hasIssues"}.')
+    review_submission(current_user(), submission, body.get("reviewState"), utcnow())
+    return jsonify(render_one(store.get_submission(submission.id)))
+
+
+@blp.route(BASE + "/submissions/<instance_id>/attachments", methods=["GET"])
+def list_submission_attachments(project_id: int, form_id: str, instance_id: str):
+    """The files the current version names: ``[{"name", "exists"}]``."""
+    require_project(project_id)
+    current = current_instance(find_submission(form_id, instance_id))
+    present = store.list_attachments([current.id]).get(current.id, {})
+    return jsonify([{"name": name, "exists": name in present} for name in current.expected_attachments])
+
+
+@blp.route(BASE + "/submissions/<instance_id>/attachments/<name>", methods=["POST"])
+def upload_attachment(project_id: int, form_id: str, instance_id: str, name: str):
+    """One file of the current version, the raw body (chunked or not): ``{"success": true}``."""
+    require_project(project_id)
+    form = find_form(form_id)
+    current = current_instance(find_submission(form_id, instance_id))
+    if name not in current.expected_attachments:
+        raise APIError("not_found", f"The submission does not name a file {name!r}.")
+    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
+    content = request.stream.read(limit + 1)
+    saved = check_and_save_file(name, content, form, answering_field(read_instance(current.xml), form, name))
+    now = utcnow()
+    run_write(
+        lambda: store.save_attachment(current.id, name, saved.sha256, saved.size, saved.content_type, now)
+    )
+    return jsonify({"success": True})
+
+
+@blp.route(BASE + "/submissions/<instance_id>/attachments/<name>", methods=["GET"])
+def download_attachment(project_id: int, form_id: str, instance_id: str, name: str):
+    require_project(project_id)
+    current = current_instance(find_submission(form_id, instance_id))
+    attachment = store.list_attachments([current.id]).get(current.id, {}).get(name)
+    if attachment is None:
+        raise APIError("not_found", f"The file {name!r} has not been received.")
+    content = blob_path(attachment_directory(), attachment.sha256).read_bytes()
+    return Response(content, content_type=attachment.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+@blp.route(BASE + ".svc/Submissions", methods=["GET"])
+def odata_submissions(project_id: int, form_id: str):
+    """The form's submissions as OData rows; ``$top``, ``$skip``, ``$count``, ``$filter``, ``$wkt``."""
+    require_project(project_id)
+    form = find_form(form_id)
+    top, skip = read_count("$top"), read_count("$skip") or 0
+    unsupported = sorted(k for k in request.args if k.startswith("$") and k not in ODATA_OPTIONS)
+    if unsupported:
+        raise APIError("bad_request", f"Not supported here: {', '.join(unsupported)}.")
+    try:
+        keep = parse_filter(request.args["$filter"]) if request.args.get("$filter") else None
+    except ODataError as exc:
+        raise APIError("bad_request", str(exc), {"$filter": [str(exc)]}) from exc
+    user = current_user()
+    views = describe(store.list_visible_submissions(form_id, scope_of(user), user.id))
+    if keep is not None:
+        views = [view for view in views if keep(view.filter_values)]
+    page = views[skip : skip + top if top is not None else None]
+    current_ids = [view.current.id for view in page if view.current is not None]
+    present = store.list_attachments(current_ids)
+    names = store.list_submitter_names(view.submission.submitter_id for view in page)
+    wkt = request.args.get("$wkt") == "true"
+    body: dict = {
+        "@odata.context": f"{request.url_root}v1/projects/1/forms/{form_id}.svc/$metadata#Submissions"
+    }
+    if request.args.get("$count") == "true":
+        body["@odata.count"] = len(views)
+    body["value"] = [
+        render_odata_row(
+            view, form, names, len(present.get(view.current.id if view.current else -1, {})), wkt=wkt
+        )
+        for view in page
+    ]
+    if top is not None and skip + top < len(views):
+        body["@odata.nextLink"] = next_link(skip + top)
+    return jsonify(body)
+
+
+ODATA_OPTIONS = {"$top", "$skip", "$count", "$filter", "$wkt", "$expand", "$format"}
+
+
+def read_count(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise APIError(
+            "bad_request", f"{name} must be a whole number ≥ 0.", {name: ["must be a whole number"]}
+        )
+    return int(value)
+
+
+def next_link(skip: int) -> str:
+    args = request.args.to_dict()
+    args["$skip"] = str(skip)
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+def current_instance(submission: OdkSubmission):
+    row = store.get_instance(submission.current_instance_id)
+    if row is None:  # cannot happen: a submission is made with its first instance
+        raise APIError("not_found")
+    return row

@@ -1,0 +1,1 @@
+"""OpenRosa routes for ODK Collect and Enketo (``views``)."""

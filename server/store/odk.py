@@ -1,0 +1,141 @@
+"""SQL for ODK submissions, their instances and attachments (tables in ``server/models/odk.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from server.extensions import db
+from server.models import OdkAttachment, OdkInstance, OdkSubmission, User
+from server.scope import Scope
+
+
+def get_instance(instance_id: str) -> OdkInstance | None:
+    """The received instance with this instanceID (``uuid:…``), or None."""
+    q = select(OdkInstance).where(OdkInstance.instance_id == instance_id)
+    return db.session.execute(q).scalar_one_or_none()
+
+
+def get_submission(submission_id: int) -> OdkSubmission | None:
+    return db.session.get(OdkSubmission, submission_id)
+
+
+def get_visible_submission(
+    form_id: str, instance_id: str, scope: Scope, user_id: int
+) -> OdkSubmission | None:
+    """The submission of ``form_id`` first sent as ``instance_id``, if the user may see it.
+
+    A user sees the submissions of their units, and their own wherever they landed (one
+    the engine refused for being outside their units is still theirs to look at).
+    """
+    q = select(OdkSubmission).where(
+        OdkSubmission.form_id == form_id,
+        OdkSubmission.instance_id == instance_id,
+        visible_to(scope, user_id),
+    )
+    return db.session.execute(q).scalar_one_or_none()
+
+
+def visible_to(scope: Scope, user_id: int):
+    """The SQL condition: inside the scope, or sent by the user."""
+    return or_(scope.where(OdkSubmission), OdkSubmission.submitter_id == user_id)
+
+
+def list_visible_submissions(form_id: str, scope: Scope, user_id: int) -> list[OdkSubmission]:
+    """The form's submissions the user may see, oldest first."""
+    q = (
+        select(OdkSubmission)
+        .where(OdkSubmission.form_id == form_id, visible_to(scope, user_id))
+        .order_by(OdkSubmission.created_at, OdkSubmission.id)
+    )
+    return list(db.session.execute(q).scalars())
+
+
+def create_submission(**columns) -> OdkSubmission:
+    submission = OdkSubmission(**columns)
+    db.session.add(submission)
+    db.session.flush()
+    return submission
+
+
+def create_instance(**columns) -> OdkInstance:
+    instance = OdkInstance(**columns)
+    db.session.add(instance)
+    db.session.flush()
+    return instance
+
+
+def list_instances(submission_id: int) -> list[OdkInstance]:
+    """Every instance of a submission, newest first (the first is the current one)."""
+    q = (
+        select(OdkInstance)
+        .where(OdkInstance.submission_id == submission_id)
+        .order_by(OdkInstance.received_at.desc(), OdkInstance.id.desc())
+    )
+    return list(db.session.execute(q).scalars())
+
+
+def get_current_instances(submissions: Iterable[OdkSubmission]) -> dict[int, OdkInstance]:
+    """The current instance of each submission, by submission id, in one query."""
+    by_instance_id = {s.current_instance_id: s.id for s in submissions}
+    if not by_instance_id:
+        return {}
+    q = select(OdkInstance).where(OdkInstance.instance_id.in_(list(by_instance_id)))
+    return {by_instance_id[row.instance_id]: row for row in db.session.execute(q).scalars()}
+
+
+def count_edits(submission_ids: list[int]) -> dict[int, int]:
+    """How many instances beyond the first each submission has."""
+    if not submission_ids:
+        return {}
+    q = select(OdkInstance.submission_id).where(OdkInstance.submission_id.in_(submission_ids))
+    counts: dict[int, int] = {}
+    for (submission_id,) in db.session.execute(q):
+        counts[submission_id] = counts.get(submission_id, 0) + 1
+    return {key: value - 1 for key, value in counts.items()}
+
+
+def list_attachments(instance_row_ids: list[int]) -> dict[int, dict[str, OdkAttachment]]:
+    """The stored attachments of each instance row, by name."""
+    if not instance_row_ids:
+        return {}
+    q = select(OdkAttachment).where(OdkAttachment.instance_row_id.in_(instance_row_ids))
+    found: dict[int, dict[str, OdkAttachment]] = {}
+    for row in db.session.execute(q).scalars():
+        found.setdefault(row.instance_row_id, {})[row.name] = row
+    return found
+
+
+def save_attachment(
+    instance_row_id: int, name: str, sha256: str, size: int, content_type: str, now: datetime
+) -> bool:
+    """Keep an attachment of an instance; False (and nothing written) when it already has one
+    by that name: a re-sent file is the same answer, and the first copy stays."""
+    q = select(OdkAttachment.id).where(
+        OdkAttachment.instance_row_id == instance_row_id, OdkAttachment.name == name
+    )
+    if db.session.execute(q).first() is not None:
+        return False
+    db.session.add(
+        OdkAttachment(
+            instance_row_id=instance_row_id,
+            name=name,
+            sha256=sha256,
+            size=size,
+            content_type=content_type,
+            received_at=now,
+        )
+    )
+    db.session.flush()
+    return True
+
+
+def list_submitter_names(user_ids: Iterable[int]) -> dict[int, str]:
+    """Display names (or usernames) of submitters, by user id."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    q = select(User.id, User.username, User.display_name).where(User.id.in_(ids))
+    return {row.id: row.display_name or row.username for row in db.session.execute(q)}

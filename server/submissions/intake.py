@@ -1,0 +1,496 @@
+"""Taking a submitted instance in: stored as received, then applied through the sync engine.
+
+One write path: an instance becomes ordinary push changes (``server.odk.changes``), so a form
+is versioned, merged, scoped and audited like a phone's push. What ODK adds:
+
+- **Idempotence by instanceID.** The same instanceID with byte-identical XML is the phone
+  re-sending (a lost response, or media split over several POSTs): its new attachments are
+  kept and nothing else happens. The same instanceID with other XML is 409. Change ids derive
+  from the instanceID, so even a race between two copies ends as ``duplicate``.
+- **Edits.** An instance with a ``deprecatedID`` naming the submission's current instance is
+  an edit of the same registration (merged against the version the replaced instance
+  produced); one naming an older instance is stale (409).
+- **All or nothing per instance.** A form is one act of the collaborator: if the engine
+  refuses any of its changes (a locked registration, a unit outside the sender's, invalid
+  answers), none of them is applied, every change is kept as a rejected change for
+  supervisors, the instance is stored with the refusal, and the sender gets a 4xx saying why.
+  Re-sending a refused instance tries again (the registration may have been returned since).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from marshmallow import ValidationError
+
+from schemas.records import validate_record
+from schemas.sync import ChangeSchema
+from server.auth.current import scope_of
+from server.errors import ALIASES, ERRORS, APIError
+from server.extensions import db
+from server.models import OdkInstance, OdkSubmission, User
+from server.odk import attachments as files
+from server.odk import changes as mapping
+from server.odk.forms import FormDefinition, UnknownFormError, get_form
+from server.odk.instances import Instance, InstanceError, list_expected_attachments, parse_instance
+from server.scope import Scope
+from server.store import odk as store
+from server.store import units as unit_store
+from server.store.sync import SqlStore
+from server.transactions import run_write
+from sync.actors import Actor
+from sync.engine import push_batch
+from sync.records import RejectedChange
+
+ACCEPTED, REJECTED = "accepted", "rejected"
+DEVICE_ID_MAX = 100  # the push envelope's limit, which the engine's device ledger shares
+
+# The record each form is about, and which of its references names it.
+MAIN_RECORD = {
+    mapping.EXIT_REGISTRATION: "registrations",
+    mapping.FOLLOW_UP_VISIT: "support_items",
+    mapping.PAYOUT_RECEIPT: "payouts",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file that came with the submission: the multipart part's name and file name."""
+
+    name: str
+    filename: str | None
+    content: bytes
+
+
+@dataclass
+class Intake:
+    """What became of a received instance."""
+
+    submission: OdkSubmission
+    instance: OdkInstance
+    repeated: bool  # the instance had been received before
+    results: list[dict[str, Any]] = field(default_factory=list)
+    refusal: dict[str, Any] | None = None  # {"code", "message", "details"} when refused
+
+    @property
+    def accepted(self) -> bool:
+        return self.refusal is None
+
+    def raise_refusal(self) -> None:
+        """Raise the refusal as the APIError the client sees (after the commit)."""
+        if self.refusal is None:
+            return
+        code = self.refusal["code"]
+        status = ERRORS.get(code, ERRORS.get(ALIASES.get(code, ""), (422, "")))[0]
+        raise APIError(
+            code if code in ERRORS else ALIASES.get(code, "validation_error"),
+            self.refusal["message"],
+            self.refusal.get("details") or {},
+            status=status,
+        )
+
+    def message(self) -> str:
+        """The OpenRosaResponse message for an accepted instance."""
+        if self.repeated:
+            return "This submission was already received; its files are kept."
+        if any(r["status"] == "conflict" for r in self.results):
+            return (
+                "Submission received. Some answers differ from changes made on the server "
+                "meanwhile; both are kept for a supervisor to resolve."
+            )
+        return "Submission received."
+
+
+def receive_instance(
+    user: User,
+    xml: bytes,
+    uploads: list[Upload],
+    *,
+    now: datetime,
+    device_hint: str | None = None,
+    form_id: str | None = None,
+    edit_of: str | None = None,
+) -> Intake:
+    """Store and apply one submitted instance; commit; return what became of it.
+
+    ``form_id`` is the form the URL names (Central API) and must match the XML's; ``edit_of``
+    is the submission an edit must belong to (``PUT …/submissions/<instanceId>``), which
+    requires a ``deprecatedID``. Raises APIError, nothing stored, for XML that cannot be read
+    or is unsafe, an unknown form, a refused attachment, an instanceID clash (409), a stale
+    or unknown ``deprecatedID``. An instance the engine refuses is stored and returned with
+    ``refusal`` set.
+    """
+    instance = read_instance(xml)
+    form = find_form(instance.form_id)
+    if form_id is not None and form_id != instance.form_id:
+        raise APIError(
+            "bad_request",
+            f"The XML is an instance of form {instance.form_id!r}, not of {form_id!r} named in the URL.",
+        )
+    if edit_of is not None and instance.deprecated_id is None:
+        raise APIError("bad_request", "An edit must name the instance it replaces in meta/deprecatedID.")
+    expected = read_expected_attachments(instance, form)
+    stored = save_uploads(uploads, instance, form, expected)
+    device_id = (instance.get("deviceid") or device_hint or f"odk:{user.username}")[:DEVICE_ID_MAX]
+
+    def work() -> Intake:
+        earlier = store.get_instance(instance.instance_id)
+        if earlier is not None:
+            return _receive_again(user, earlier, xml, instance, stored, now, edit_of)
+        if instance.deprecated_id is not None:
+            submission = _start_edit(user, instance, now, edit_of)
+        else:
+            submission = _start_submission(user, instance, device_id, now)
+        row = store.create_instance(
+            submission_id=submission.id,
+            instance_id=instance.instance_id,
+            deprecated_id=instance.deprecated_id,
+            form_version=instance.version,
+            xml=xml,
+            submitter_id=user.id,
+            device_id=device_id,
+            received_at=now,
+            outcome=ACCEPTED,
+            results={},
+            expected_attachments=expected,
+        )
+        _keep_attachments(row, stored, now, carried_from=_previous_instance(submission, row))
+        return _apply(user, submission, row, instance, now)
+
+    return run_write(work)
+
+
+def read_instance(xml: bytes) -> Instance:
+    """The parsed instance, or APIError with the parser's code (400 unsafe or malformed, 422)."""
+    try:
+        return parse_instance(xml)
+    except InstanceError as exc:
+        raise APIError(exc.code, exc.message, exc.details) from exc
+
+
+def find_form(form_id: str) -> FormDefinition:
+    try:
+        return get_form(form_id)
+    except UnknownFormError as exc:
+        raise APIError("not_found", f"There is no form {form_id!r} on this server.") from exc
+
+
+def read_expected_attachments(instance: Instance, form: FormDefinition) -> list[str]:
+    try:
+        return list_expected_attachments(instance, form.binary_fields)
+    except InstanceError as exc:
+        raise APIError(exc.code, exc.message, exc.details) from exc
+
+
+def attachment_directory() -> Path:
+    return Path(current_app.config["ATTACHMENT_DIR"])
+
+
+def save_uploads(
+    uploads: list[Upload], instance: Instance, form: FormDefinition, expected: list[str]
+) -> dict[str, files.StoredFile]:
+    """Check and write to disk the uploads the instance names, by name; others are ignored.
+
+    A part is matched by its name (Collect names each part after its file), else by its
+    file name; either way only a name from ``expected`` is used, never a path. Each file is
+    checked against the question it answers (size, and an image must be an image); one bad
+    file refuses the request (APIError 413 or 415) before anything is recorded.
+    """
+    stored: dict[str, files.StoredFile] = {}
+    for upload in uploads:
+        name = upload.name if upload.name in expected else upload.filename
+        if name not in expected or name in stored:
+            continue
+        stored[name] = check_and_save_file(name, upload.content, form, answering_field(instance, form, name))
+    return stored
+
+
+def check_and_save_file(
+    name: str, content: bytes, form: FormDefinition, field_name: str | None
+) -> files.StoredFile:
+    """Size- and type-check one attachment answering ``field_name``, then write it to disk."""
+    try:
+        files.check_size(len(content), current_app.config["ATTACHMENT_MAX_BYTES"])
+        content_type = files.sniff_content_type(content, form.media_types.get(field_name or ""))
+    except files.AttachmentError as exc:
+        raise APIError(exc.code, f"{name}: {exc.message}") from exc
+    return files.save_file(attachment_directory(), content, content_type)
+
+
+def answering_field(instance: Instance, form: FormDefinition, name: str) -> str | None:
+    """The file question whose answer is ``name`` (its media type decides what is accepted)."""
+    return next((f for f in sorted(form.binary_fields) if instance.get(f) == name), None)
+
+
+def _receive_again(
+    user: User,
+    earlier: OdkInstance,
+    xml: bytes,
+    instance: Instance,
+    stored: dict[str, files.StoredFile],
+    now: datetime,
+    edit_of: str | None,
+) -> Intake:
+    if earlier.xml != xml:
+        raise APIError(
+            "instance_conflict",
+            f"A different submission with instanceID {instance.instance_id} was already received.",
+        )
+    submission = store.get_submission(earlier.submission_id)
+    if edit_of is not None and submission.instance_id != edit_of:
+        raise APIError("stale_edit", "This instance belongs to another submission.")
+    _keep_attachments(earlier, stored, now)
+    if earlier.outcome == REJECTED and submission.current_instance_id == earlier.instance_id:
+        # Refused before: try again, the state that refused it may have changed.
+        return _apply(user, submission, earlier, instance, now)
+    results = earlier.results.get("results") or []
+    return Intake(submission, earlier, True, results, earlier.results.get("refusal"))
+
+
+def _start_submission(user: User, instance: Instance, device_id: str, now: datetime) -> OdkSubmission:
+    entity = MAIN_RECORD[instance.form_id]
+    references = _read_references(instance)
+    # A registration's id is its first instance's UUID; the other forms name their record.
+    record_id = instance.uuid if entity == "registrations" else references.get(entity)
+    return store.create_submission(
+        form_id=instance.form_id,
+        instance_id=instance.instance_id,
+        current_instance_id=instance.instance_id,
+        entity=entity,
+        record_id=record_id,
+        household_id=references.get("households"),
+        submitter_id=user.id,
+        device_id=device_id,
+        instance_name=(instance.get("instanceName") or "")[:255] or None,
+        created_at=now,
+        edited_at=None,
+    )
+
+
+def _start_edit(user: User, instance: Instance, now: datetime, edit_of: str | None) -> OdkSubmission:
+    replaced = store.get_instance(instance.deprecated_id)
+    submission = store.get_submission(replaced.submission_id) if replaced is not None else None
+    if submission is None or not _may_see(user, submission):
+        raise APIError(
+            "not_found",
+            f"The submission this edit replaces ({instance.deprecated_id}) was never received.",
+        )
+    if edit_of is not None and edit_of != submission.instance_id:
+        raise APIError("stale_edit", "The deprecatedID names an instance of another submission.")
+    if submission.form_id != instance.form_id:
+        raise APIError("bad_request", "An edit must be an instance of the same form.")
+    if submission.current_instance_id != instance.deprecated_id:
+        raise APIError(
+            "stale_edit",
+            f"This edit replaces {instance.deprecated_id}, but the submission was edited since "
+            f"(its current version is {submission.current_instance_id}).",
+        )
+    submission.current_instance_id = instance.instance_id
+    submission.edited_at = now
+    submission.instance_name = (instance.get("instanceName") or "")[:255] or submission.instance_name
+    return submission
+
+
+def _may_see(user: User, submission: OdkSubmission) -> bool:
+    scope: Scope = scope_of(user)
+    return submission.submitter_id == user.id or scope.covers(
+        submission.commune_code, submission.district_code
+    )
+
+
+def _previous_instance(submission: OdkSubmission, row: OdkInstance) -> OdkInstance | None:
+    if row.deprecated_id is None:
+        return None
+    return store.get_instance(row.deprecated_id)
+
+
+def _keep_attachments(
+    row: OdkInstance,
+    stored: dict[str, files.StoredFile],
+    now: datetime,
+    carried_from: OdkInstance | None = None,
+) -> None:
+    """Record the instance's files; an edit keeps the files of the version it replaces that
+    it still names and did not send again (Collect and pyodk may send only what changed)."""
+    for name, saved in stored.items():
+        store.save_attachment(row.id, name, saved.sha256, saved.size, saved.content_type, now)
+    if carried_from is None:
+        return
+    previous = store.list_attachments([carried_from.id]).get(carried_from.id, {})
+    for name in row.expected_attachments:
+        if name in previous and name not in stored:
+            old = previous[name]
+            store.save_attachment(row.id, name, old.sha256, old.size, old.content_type, now)
+
+
+def _read_references(instance: Instance) -> dict[str, str]:
+    try:
+        return mapping.read_referenced_ids(instance)
+    except InstanceError:
+        return {}
+
+
+def _apply(
+    user: User,
+    submission: OdkSubmission,
+    row: OdkInstance,
+    instance: Instance,
+    now: datetime,
+) -> Intake:
+    """Run the instance's changes through the engine, all or nothing (see the module doc)."""
+    actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+    engine_store = SqlStore()
+    try:
+        changes = [ChangeSchema().load(c) for c in build_changes(engine_store, submission, instance, now)]
+    except InstanceError as exc:
+        return _refuse(user, submission, row, [], {"code": exc.code, "message": exc.message,
+                                                   "details": exc.details}, now)  # fmt: skip
+    except ValidationError as exc:
+        refusal = {"code": "validation_error", "message": "The submission has invalid answers.",
+                   "details": exc.normalized_messages()}  # fmt: skip
+        return _refuse(user, submission, row, [], refusal, now)
+    except RecordMissing as exc:
+        refusal = {"code": "not_found", "message": str(exc), "details": {}}
+        return _refuse(user, submission, row, [], refusal, now)
+
+    savepoint = db.session.begin_nested()
+    response = push_batch(
+        engine_store, actor, row.device_id or "", str(uuid.uuid4()), changes, now, validate_record
+    )
+    results = response["results"]
+    refused = next((r for r in results if r["status"] == "rejected"), None)
+    if refused is not None:
+        savepoint.rollback()
+        attempted = list(zip(changes, results, strict=True))
+        return _refuse(user, submission, row, attempted, refused["errors"], now)
+    engine_store.flush()
+    savepoint.commit()
+    row.outcome, row.results = ACCEPTED, {"results": results}
+    record = (
+        engine_store.get_record(submission.entity, submission.record_id) if submission.record_id else None
+    )
+    if record is not None:
+        submission.commune_code, submission.district_code = record.commune_code, record.district_code
+    db.session.flush()
+    return Intake(submission, row, False, results)
+
+
+class RecordMissing(LookupError):
+    """The form names a record (a support item, a payout) that does not exist in the sender's units."""
+
+
+def build_changes(engine_store: SqlStore, submission: OdkSubmission, instance: Instance, now: datetime):
+    """The push changes of ``instance``, built against the current records.
+
+    An edit merges against the versions the submission's earlier instances produced (what
+    the phone saw when it was edited), so answers changed on the server meanwhile are not
+    overwritten by the form's old values.
+    """
+    references = mapping.read_referenced_ids(instance)
+    produced = _versions_produced(submission)
+    if instance.form_id == mapping.EXIT_REGISTRATION:
+        household_id = references["households"]
+        household = engine_store.get_record("households", household_id)
+        household_base = produced.get(("households", household_id)) or (
+            household.version if household else None
+        )
+        kwargs: dict[str, Any] = {}
+        if instance.is_edit:
+            registration = engine_store.get_record("registrations", submission.record_id)
+            kwargs = {
+                "registration": dict(registration.data) if registration is not None else {},
+                "registration_base_version": produced.get(("registrations", submission.record_id)),
+            }
+        return mapping.build_exit_registration_changes(
+            instance,
+            registration_id=submission.record_id,
+            household=dict(household.data) if household is not None else None,
+            household_base_version=household_base,
+            received_at=now,
+            **kwargs,
+        )
+    entity = MAIN_RECORD[instance.form_id]
+    record_id = references[entity]
+    record = engine_store.get_record(entity, record_id)
+    if record is None or record.deleted:
+        what = "support item" if entity == "support_items" else "payout"
+        raise RecordMissing(f"No such {what} ({record_id}) in your units.")
+    base = produced.get((entity, record_id)) or record.version
+    if instance.form_id == mapping.FOLLOW_UP_VISIT:
+        return mapping.build_follow_up_visit_changes(
+            instance, support_item=dict(record.data), base_version=base, received_at=now
+        )
+    return mapping.build_payout_receipt_changes(
+        instance, payout=dict(record.data), base_version=base, received_at=now
+    )
+
+
+def _versions_produced(submission: OdkSubmission) -> dict[tuple[str, str], int]:
+    """The latest version each record reached through the submission's accepted instances."""
+    produced: dict[tuple[str, str], int] = {}
+    for earlier in reversed(store.list_instances(submission.id)):  # oldest first
+        if earlier.outcome != ACCEPTED:
+            continue
+        for result in earlier.results.get("results") or []:
+            if result.get("version") is not None:
+                produced[(result["entity"], result["id"])] = result["version"]
+    return produced
+
+
+def _refuse(
+    user: User,
+    submission: OdkSubmission,
+    row: OdkInstance,
+    attempted: list[tuple[dict[str, Any], dict[str, Any]]],
+    refusal: dict[str, Any],
+    now: datetime,
+) -> Intake:
+    """Keep a refused instance: the refusal on the instance, every change as a rejected change."""
+    if attempted:
+        keeper = SqlStore()
+        for change, result in attempted:
+            errors = result["errors"] or {
+                "code": "not_applied",
+                "message": "Not applied: another change of the same form was refused.",
+                "details": {"refused_by": refusal},
+            }
+            keeper.save_rejected_change(
+                RejectedChange(
+                    change_id=change["change_id"],
+                    batch_id=None,
+                    device_id=row.device_id,
+                    user_id=user.id,
+                    username=user.username,
+                    unit_code=user.unit_code,
+                    entity=change["entity"],
+                    record_id=change["id"],
+                    op=change["op"],
+                    base_version=change["base_version"],
+                    data=dict(change["data"]),
+                    errors=errors,
+                    received_at=now,
+                    client_time=change.get("client_time"),
+                )
+            )
+        keeper.flush()
+    results = [result for _, result in attempted]
+    row.outcome, row.results = REJECTED, {"results": results, "refusal": refusal}
+    if submission.commune_code is None and submission.district_code is None:
+        # A refused submission stays with its sender's unit until a version of it is accepted.
+        submission.commune_code, submission.district_code = _home_place(user)
+    db.session.flush()
+    return Intake(submission, row, False, results, refusal)
+
+
+def _home_place(user: User) -> tuple[str | None, str | None]:
+    unit = unit_store.get_unit(user.unit_code)
+    if unit is None or unit.level == "province":
+        return None, None
+    if unit.level == "district":
+        return None, unit.code
+    return unit.code, unit.parent_code

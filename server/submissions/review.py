@@ -1,0 +1,46 @@
+"""A Central ``reviewState`` set on a submission is the commune official's decision.
+
+``PATCH …/submissions/<instanceId> {"reviewState": "approved"}`` from pyodk is the same act
+as ``POST /api/v1/registrations/<id>/decision``: it goes through the engine's
+``decide_registration``, with the same rules (only a commune official of that commune or an
+admin; only a ``submitted`` registration), on the registration's current version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from server.errors import APIError
+from server.models import OdkSubmission, User
+from server.store.sync import SqlStore
+from server.transactions import run_write
+from sync.actors import Actor
+from sync.engine import decide_registration
+
+# Central reviewState -> decision of the engine.
+DECISIONS = {"approved": "approve", "rejected": "reject", "hasIssues": "return"}
+
+
+def review_submission(user: User, submission: OdkSubmission, review_state: object, now: datetime) -> None:
+    """Decide the submission's registration; commit. Raises APIError or the engine's errors."""
+    decision = DECISIONS.get(review_state) if isinstance(review_state, str) else None
+    if decision is None:
+        raise APIError(
+            "validation_error",
+            "reviewState must be one of: approved, rejected, hasIssues.",
+            {"reviewState": [f"Must be one of: {', '.join(DECISIONS)}."]},
+        )
+    if submission.entity != "registrations" or not submission.record_id:
+        raise APIError("bad_request", "Only exit-registration submissions are reviewed.")
+    actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+
+    def work() -> None:
+        store = SqlStore()
+        current = store.get_record("registrations", submission.record_id)
+        if current is None or current.deleted:
+            raise APIError("conflict", "The engine has not accepted this submission's registration.")
+        # Central's PATCH carries no version: the decision is on the version the server holds.
+        decide_registration(store, actor, submission.record_id, decision, None, current.version, now)
+        store.flush()
+
+    run_write(work)
