@@ -127,16 +127,13 @@ def submission(key: str | None):
 
 
 def read_xml_part() -> bytes:
+    # The whole request is bounded by MAX_CONTENT_LENGTH (Flask answers 413 beyond it).
     part = request.files.get(XML_PART)
     if part is not None:
-        xml = read_part(part)
-    elif XML_PART in request.form:  # a client that sends it as a plain field
-        xml = request.form[XML_PART].encode("utf-8")
-    else:
-        raise APIError("bad_request", "The submission has no xml_submission_file part.")
-    if len(xml) > current_app.config["ATTACHMENT_MAX_BYTES"]:
-        raise APIError("payload_too_large", "The submission's XML is too large.")
-    return xml
+        return part.read()
+    if XML_PART in request.form:  # a client that sends it as a plain field
+        return request.form[XML_PART].encode("utf-8")
+    raise APIError("bad_request", "The submission has no xml_submission_file part.")
 
 
 def read_part(part) -> bytes:
