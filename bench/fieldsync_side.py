@@ -190,7 +190,9 @@ class FieldSyncTarget:
             raise HttpFailure(
                 "POST", "/api/v1/sync/push", 200, f"{len(results)} results for {len(ops)} changes"
             )
-        return [Ack(r["status"] in OK_STATUSES, r["status"], r.get("version")) for r in results]
+        return [
+            Ack(r["status"] in OK_STATUSES, r["status"], r.get("version"), r.get("errors")) for r in results
+        ]
 
     def pull(self, client: SessionClient, since: str | None) -> tuple[list[PulledRecord], str | None]:
         """GET /api/v1/sync/pull page after page until ``more`` is false; the last cursor."""
@@ -306,6 +308,8 @@ def measure_worker_peak(app: FieldSyncApp, action) -> dict:
 
 def run_section(results: dict, name: str, fn) -> object:
     """Run one section; a missing endpoint or a failure becomes "n/a (reason)" instead of a crash."""
+    started = time.perf_counter()
+    print(f"[bench {time.strftime('%H:%M:%S')}]   {name}", file=sys.stderr, flush=True)
     try:
         value = fn()
     except KeyboardInterrupt:
@@ -317,6 +321,10 @@ def run_section(results: dict, name: str, fn) -> object:
         results[name] = f"n/a (error: {str(exc)[:300]})"
         return None
     results[name] = value
+    print(
+        f"[bench {time.strftime('%H:%M:%S')}]   {name} done in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
     return value
 
 
@@ -406,7 +414,7 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
                     raise RuntimeError(
                         f"{exc}; HTTP seeding only up to {HTTP_SEED_LIMIT} households"
                     ) from None
-                large = list(iter_province_records(households))
+                large = list(iter_province_records(households, full=False))
                 push_records(target, admin, large, 500)
                 count, how = len(large), "http (direct seeding not implemented)"
             return {
@@ -429,7 +437,9 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
                 pct = max(1, int(total * sizes["delta_fraction"]))
                 # Edits of large-province records still at version 1: first as many as the small
                 # delta had (same changes, bigger database), then 1 % of the large database.
-                pool = list(itertools.islice(iter_province_records(households), (delta_count + pct) * 3))
+                pool = list(
+                    itertools.islice(iter_province_records(households, full=False), (delta_count + pct) * 3)
+                )
                 ops = _delta_edits(pool, delta_count + pct, seed=6)
                 same, one_pct = ops[:delta_count], ops[delta_count:]
                 got = run_section(
@@ -450,12 +460,15 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
 
 
 def _delta_edits(pool: list[Record], count: int, seed: int = 5) -> list[Op]:
-    """Edits of the notes of ``count`` records of ``pool`` (households and registrations, all
-    still at version 1)."""
+    """Edits of the notes of ``count`` households of ``pool`` (all still at version 1).
+
+    Households only: a registration's data carries server-managed fields (status,
+    submitted_at) that a device sends back only as it pulled them.
+    """
     import random
 
     rng = random.Random(seed)
-    editable = [r for r in pool if r.entity in ("households", "registrations")]
+    editable = [r for r in pool if r.entity == "households"]
     return [make_edit(r, 1, "notes", rng) for r in rng.sample(editable, min(count, len(editable)))]
 
 

@@ -6,7 +6,7 @@ their diacritics, exit registrations, support items and payouts. Generation is
 deterministic for a given seed, so two runs (and our server and Kinto) get the
 same rows.
 
-Run alone to see a sample: ``python -m bench.records --records 8``.
+Run alone to see a sample: ``python -m bench.records --records 8 [--full]``.
 """
 
 from __future__ import annotations
@@ -246,12 +246,15 @@ def iter_records(
     count: int,
     seed: int = 49,
     communes: list[Commune] | None = None,
-    full: bool = True,
+    full: bool = False,
     first_seq: int = 1,
 ) -> Iterator[Record]:
-    """Exactly ``count`` records, whole households first (a bundle may be cut at the end).
+    """Exactly ``count`` records, household by household (a bundle may be cut at the end).
 
-    Households are spread over ``communes`` (default: all 241 of the province).
+    Households are spread over ``communes`` (default: all 241 of the province). By default
+    what a collaborator's phone brings down on market day: households and their exit
+    registrations. With ``full``, also support items and payouts - which follow an approved
+    registration, so only a direct seeder (that sets the decision) can write them.
     """
     rng = random.Random(seed)
     communes = communes if communes is not None else load_communes()
@@ -292,8 +295,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=8)
     parser.add_argument("--seed", type=int, default=49)
+    parser.add_argument("--full", action="store_true", help="with support items and payouts")
     args = parser.parse_args(argv)
-    for record in iter_records(args.records, args.seed):
+    for record in iter_records(args.records, args.seed, full=args.full):
         print(json.dumps({"entity": record.entity, "id": record.id, "data": record.data}, ensure_ascii=False))
 
 

@@ -25,19 +25,21 @@ class SeedingUnavailable(NotImplementedError):
     """Direct seeding is not written yet for the app's models."""
 
 
-def iter_province_records(households: int, seed: int = 1_000_000) -> Iterator[Record]:
+def iter_province_records(households: int, seed: int = 1_000_000, full: bool = True) -> Iterator[Record]:
     """Records of ``households`` households spread over the province's 241 communes.
 
     Each household comes with what a year brings it (see records.make_household_bundle).
     Registrations are yielded as devices send them; a direct seeder should additionally set
     server-managed fields so the reports have something to count - e.g. two thirds
     ``approved`` (``decided_at`` in 2020), the rest ``submitted``, ``submitted_at`` spread over
-    the year - since no device may set a decision.
+    the year - since no device may set a decision. With ``full`` false only households and
+    registrations (what a device may push before any decision: support items need an approved
+    registration).
     """
     rng = random.Random(seed)
     count = 0
     # iter_records counts records, not households: ask for plenty and stop at the household limit.
-    for record in iter_records(households * 5, seed=rng.randrange(2**31)):
+    for record in iter_records(households * 5, seed=rng.randrange(2**31), full=full):
         if record.entity == "households":
             count += 1
             if count > households:

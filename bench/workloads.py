@@ -51,6 +51,7 @@ class Ack:
     ok: bool
     status: str
     version: int | None = None
+    errors: object = None  # the server's reason when it did not accept the change
 
 
 @dataclass
@@ -83,14 +84,17 @@ def measure_push(target: SyncTarget, client: JsonClient, records: list[Record], 
     """Push ``records`` as new records in batches of ``batch_size``; records/s and batch latency."""
     latencies = []
     statuses: dict[str, int] = {}
+    refused: list[str] = []
     started = time.perf_counter()
     for batch in chunk(records, batch_size):
         ops = [Op(record) for record in batch]
         t0 = time.perf_counter()
         acks = target.push(client, ops, str(uuid.uuid4()))
         latencies.append(time.perf_counter() - t0)
-        for ack in acks:
+        for ack, op in zip(acks, ops, strict=True):
             statuses[ack.status] = statuses.get(ack.status, 0) + 1
+            if not ack.ok and len(refused) < 3:
+                refused.append(f"{op.record.entity}: {ack.status} {str(ack.errors)[:200]}")
     elapsed = time.perf_counter() - started
     return {
         "records": len(records),
@@ -100,6 +104,7 @@ def measure_push(target: SyncTarget, client: JsonClient, records: list[Record], 
         "batch_p50_ms": round(percentile(latencies, 50) * 1000, 2),
         "batch_p95_ms": round(percentile(latencies, 95) * 1000, 2),
         "statuses": statuses,
+        "refused_examples": refused,
     }
 
 
