@@ -294,16 +294,23 @@ def time_reports(target: FieldSyncTarget, repeats: int = 3) -> dict:
     return result
 
 
-def measure_worker_peak(app: FieldSyncApp, action) -> dict:
-    """Replace the workers (so their peak starts afresh), run ``action``, read the peak RSS.
+def reset_worker_peaks(app: FieldSyncApp) -> dict:
+    """Replace gunicorn's workers (SIGHUP) so their peak RSS starts afresh; their idle RSS."""
+    pids = restart_gunicorn_workers(app.server.pid, app.workers, timeout=180)
+    return {"idle_rss_mb": round(max(read_status_kib(p, "VmHWM") or 0 for p in pids) / 1024, 1)}
 
-    Peak is VmHWM of /proc/<pid>/status, the highest resident set a worker reached.
-    """
-    pids = restart_gunicorn_workers(app.server.pid, app.workers)
-    baseline = max(read_status_kib(p, "VmHWM") or 0 for p in pids)
-    action()
+
+def read_worker_peaks(app: FieldSyncApp, baseline: dict) -> dict:
+    """The highest peak RSS (VmHWM of /proc/<pid>/status) among the current workers."""
     peaks = [read_status_kib(p, "VmHWM") or 0 for p in gunicorn_worker_pids(app.server.pid)]
-    return {"peak_rss_mb": round(max(peaks) / 1024, 1), "idle_rss_mb": round(baseline / 1024, 1)}
+    return {"peak_rss_mb": round(max(peaks, default=0) / 1024, 1), **baseline}
+
+
+def measure_worker_peak(app: FieldSyncApp, action) -> dict:
+    """Fresh workers, ``action()``, then the workers' peak RSS."""
+    baseline = reset_worker_peaks(app)
+    action()
+    return read_worker_peaks(app, baseline)
 
 
 def run_section(results: dict, name: str, fn) -> object:
@@ -425,14 +432,13 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
             }
 
         if run_section(results, "seed_large", seed) is not None:
-            big: dict = {}
-
-            def pull_big() -> None:
-                big["value"] = measure_pull(target, admin, None)
-
-            run_section(results, "memory_pull_large", lambda: measure_worker_peak(app, pull_big))
-            if "value" in big:
-                results["pull_full_large"], cursor = big["value"]
+            # Fresh workers before the large pull, so their peak is the pull's own.
+            baseline = run_section(results, "memory_pull_large", lambda: reset_worker_peaks(app))
+            big = run_section(results, "pull_full_large", lambda: measure_pull(target, admin, None))
+            if baseline is not None:
+                results["memory_pull_large"] = read_worker_peaks(app, baseline)
+            if big is not None:
+                results["pull_full_large"], cursor = big
                 total = results["pull_full_large"]["records"]
                 pct = max(1, int(total * sizes["delta_fraction"]))
                 # Edits of large-province records still at version 1: first as many as the small
