@@ -42,19 +42,3 @@ def list_registrations_by_status(scope: Scope, status: str, limit: int = 500) ->
     )
     return [dict(row._mapping) for row in db.session.execute(q)]
 
-
-def list_record_history(entity: str, record_id: str) -> list[dict]:
-    """The audit trail of one record, oldest first.
-
-    TODO(web): replace with the audit store's reader when /api/v1/audit lands on main.
-    """
-    from server.models import AuditEntry
-
-    q = (
-        select(AuditEntry)
-        .where(AuditEntry.entity == entity, AuditEntry.record_id == record_id)
-        .order_by(AuditEntry.at, AuditEntry.id)
-    )
-    return [
-        {c.key: getattr(row, c.key) for c in row.__table__.columns} for row in db.session.execute(q).scalars()
-    ]

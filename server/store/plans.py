@@ -94,3 +94,11 @@ def list_household_records(household_id: str) -> dict[str, list[dict]]:
 
 def row_dict(row) -> dict:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def get_household_labels(ids: list[str]) -> dict[str, dict]:
+    """Code and head of each household among ``ids`` (for lists that only hold the id)."""
+    if not ids:
+        return {}
+    q = select(Household.id, Household.code, Household.head_name).where(Household.id.in_(set(ids)))
+    return {row.id: {"code": row.code, "head_name": row.head_name} for row in db.session.execute(q)}

@@ -46,3 +46,9 @@ def upsert_quotas(rows: list[dict]) -> int:
         quota.households = row["households"]
     db.session.flush()
     return len(rows)
+
+
+def list_quota_years() -> list[int]:
+    """The years that have quotas or targets, latest first."""
+    q = select(Quota.year).distinct().order_by(Quota.year.desc())
+    return list(db.session.execute(q).scalars())

@@ -42,7 +42,7 @@ blp.after_request(remember_language)
 
 def init_app(app: Flask) -> None:
     """Register the pages, their cookies, their template helpers and their error pages."""
-    from server.web import accounts, approvals, conflicts, dashboard, households  # noqa: F401 - routes
+    from server.web import accounts, approvals, audit, conflicts, dashboard, downloads, households  # noqa: F401
 
     configure_cookies(app)
     app.register_blueprint(blp)

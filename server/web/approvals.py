@@ -12,6 +12,7 @@ from server.store import approvals as approval_store
 from server.store.sync import SqlStore
 from server.transactions import run_write
 from server.web import blp
+from server.web.audit import list_history
 from server.web.language import t
 from server.web.sessions import page_actor, page_scope, page_user, require_page
 from sync.decisions import DECISIONS
@@ -55,9 +56,9 @@ def find_in_scope(store: SqlStore, entity: str, record_id: str) -> Record:
     return record
 
 
-def find_collaborator(history: list[dict]) -> User | None:
+def find_collaborator(history: list) -> User | None:
     """Who captured the form: the author of its first version."""
-    creator = next((entry["actor"] for entry in history if entry["action"] == "create"), None)
+    creator = next((entry.actor for entry in history if entry.action == "create"), None)
     return account_store.get_user_by_username(creator) if creator else None
 
 
@@ -68,7 +69,7 @@ def registration(registration_id: str):
     store = SqlStore()
     record = find_in_scope(store, "registrations", registration_id)
     household = store.get_record("households", record.data["household_id"])
-    history = approval_store.list_record_history("registrations", record.id)
+    history = list_history("registrations", record.id)
     can_decide = page_user().role in DECIDERS and record.data.get("status") == "submitted"
     return render_template(
         "web/registration.html",

@@ -1,43 +1,154 @@
-"""The supervisor's dashboard (quota table, delay audit, collaborator activity, downloads)
-and the audit trail of any record.
+"""The supervisor's dashboard: the quota table of the report's appendix with a bar per
+district, the delay audit (filtered, sortable, most overdue first, VND outstanding), and
+collaborator activity (silent first). A district officer gets the same page for their district.
 
-TODO(web): the quota table, delays and activity read the reports / delays / activity store
-functions being built in parallel; they are wired in as those land on main.
+Every number comes from the store functions behind ``/api/v1/reports``, ``/api/v1/delays``
+and ``/api/v1/activity``: the page shows the API's figures, never a second computation.
 """
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from datetime import date
 
-from server.store import approvals as approval_store
-from server.store.sync import SqlStore
+from flask import abort, current_app, render_template, request
+
+from server.clock import today
+from server.delays.views import summarise
+from server.reports import figures
+from server.scope import Scope
+from server.store import activity as activity_store
+from server.store import delays as delay_store
+from server.store import plans as plan_store
+from server.store import reports as report_store
+from server.store import units as unit_store
+from server.store.calendar import end_of_day
 from server.web import blp
 from server.web.sessions import page_scope, require_page
-from sync.records import ENTITIES
+from sync.delays import KINDS
 
 VIEWERS = ("district_officer", "supervisor", "admin")
+ROWS = 20  # rows of a list shown at first; "show all" raises it to MAX_ROWS
+MAX_ROWS = 1000  # beyond this, the downloads hold every item
+SORTS = {
+    "days_overdue": lambda item: (item["days_overdue"], item["id"]),
+    "due_date": lambda item: (item["due_date"], item["id"]),
+    "kind": lambda item: (item["kind"], -item["days_overdue"]),
+    "district": lambda item: (item["district_code"] or "", -item["days_overdue"]),
+    "amount_vnd": lambda item: (item["amount_vnd"] or 0, item["days_overdue"]),
+}
+
+
+def read_year() -> int:
+    """``?year=``, else the latest year with quotas, else this year."""
+    try:
+        return int(request.args["year"])
+    except (KeyError, ValueError):
+        years = unit_store.list_quota_years()
+        return years[0] if years else today().year
+
+
+def read_as_of() -> date:
+    try:
+        return date.fromisoformat(request.args.get("as_of", ""))
+    except ValueError:
+        return today()
+
+
+def read_unit(code: str | None) -> Scope | None:
+    """A district (or commune) to narrow to; 404 when it is not inside the user's units."""
+    if not code:
+        return None
+    unit = unit_store.get_unit(code)
+    if unit is None or not page_scope().covers_unit(unit.code, unit.level, unit.parent_code):
+        abort(404)
+    return Scope(level=unit.level, unit_code=unit.code)
+
+
+def read_rows(name: str) -> int:
+    return MAX_ROWS if request.args.get(name) == "all" else ROWS
+
+
+def delay_query(as_of: date, kind: str | None, unit: Scope | None) -> delay_store.DelayQuery:
+    """The same question ``GET /api/v1/delays`` asks, from the page's filters."""
+    config = current_app.config
+    if kind and kind not in KINDS:
+        abort(404)
+    return delay_store.DelayQuery(
+        as_of=as_of,
+        kinds=(kind,) if kind else KINDS,
+        scope=page_scope(),
+        unit=unit,
+        approval_days=int(config["APPROVAL_OVERDUE_DAYS"]),
+        silent_days=int(config["COLLABORATOR_SILENT_DAYS"]),
+        zone=config["TIMEZONE"],
+        from_versions=as_of < today(),
+    )
+
+
+def quota_bars(report: dict) -> float:
+    """The scale of the bars: 100 % of quota, or the largest district's share if above."""
+    shares = [float(d["poor"]["pct_of_quota"] or 0) for d in report["districts"]]
+    return max([100.0, *shares])
+
+
+def sorted_items(items: list[dict], sort: str, direction: str) -> list[dict]:
+    """The store's order is most overdue first; any other column on request."""
+    if sort not in SORTS or (sort == "days_overdue" and direction == "desc"):
+        return items
+    return sorted(items, key=SORTS[sort], reverse=direction == "desc")
 
 
 @blp.route("/dashboard")
 @require_page(*VIEWERS)
 def dashboard():
-    return render_template("web/dashboard.html")
+    scope = page_scope()
+    year, as_of = read_year(), read_as_of()
+    kind = request.args.get("kind") or None
+    unit = read_unit(request.args.get("unit"))
+    rows = report_store.count_exit_registrations(year, scope, None)
+    report = figures.build_exit_report(year, None, rows, scope.level == "province")
 
+    query = delay_query(as_of, kind, unit)
+    items = delay_store.list_delays(query)
+    summary = summarise(query, items, delay_store.summarise_delays(query), unit or scope)
+    sort, direction = request.args.get("sort", "days_overdue"), request.args.get("dir", "desc")
+    shown = sorted_items(items, sort, direction)[: read_rows("delay_rows")]
+    labels = plan_store.get_household_labels([i["household_id"] for i in shown if i["household_id"]])
 
-@blp.route("/audit")
-@require_page(*VIEWERS)
-def audit():
-    """The trail of one record (``?entity=&id=``), if it lies in the user's units."""
-    entity = request.args.get("entity") or ""
-    record_id = (request.args.get("id") or "").strip().lower()
-    history = None
-    if entity and record_id:
-        if entity not in ENTITIES:
-            abort(404)
-        record = SqlStore().get_record(entity, record_id)
-        if record is None or not page_scope().covers(record.commune_code, record.district_code):
-            abort(404)
-        history = approval_store.list_record_history(entity, record_id)
+    config = current_app.config
+    activity = activity_store.list_activity(
+        activity_store.ActivityQuery(
+            as_of=as_of,
+            cutoff=end_of_day(as_of, config["TIMEZONE"]),
+            from_history=as_of < today(),
+            scope=scope,
+            unit=unit,
+            silent_days=int(config["COLLABORATOR_SILENT_DAYS"]),
+            zone=config["TIMEZONE"],
+        )
+    )
+    districts = [
+        d for d in unit_store.list_units("district") if scope.covers_unit(d.code, d.level, d.parent_code)
+    ]
     return render_template(
-        "web/audit.html", entities=ENTITIES, entity=entity, record_id=record_id, history=history
+        "web/dashboard.html",
+        scope=scope,
+        year=year,
+        years=unit_store.list_quota_years() or [year],
+        report=report,
+        scale=quota_bars(report),
+        as_of=as_of,
+        kinds=KINDS,
+        kind=kind,
+        unit=unit.unit_code if unit else "",
+        districts=districts,
+        names={u.code: u.name for u in unit_store.list_units()},
+        items=shown,
+        total_items=len(items),
+        summary=summary,
+        labels=labels,
+        sort=sort,
+        direction=direction,
+        activity=activity[: read_rows("activity_rows")],
+        total_activity=len(activity),
     )
