@@ -1,0 +1,171 @@
+"""End to end in headless Chromium: the pages served by a real server on 127.0.0.1, on the test
+database, driven the way an official and a supervisor use them.
+
+Needs Debian's ``chromium`` (/usr/bin/chromium) and the ``playwright`` package; without them
+these tests are skipped with the reason (CI installs both). Screenshots of the main pages go to
+tests/screenshots/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from server.cli import DATA, load_quotas_file
+from tests.conftest import PASSWORD
+from tests.factories import household, payout, registration
+from tests.phones import Phone
+from tests.web.pages import capture_forms, seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need playwright (pip install -e '.[test]')"
+)
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def live_server(app):
+    """The app on a free port of 127.0.0.1, served by werkzeug in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(chromium, live_server):
+    """A fresh browser context (its own cookies) per person; ``open_page(width)``."""
+    contexts = []
+
+    def open_one(width: int = 1280):
+        context = chromium.new_context(viewport={"width": width, "height": 900}, base_url=live_server)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_one
+    for context in contexts:
+        context.close()
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/web/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_an_official_approves_one_form_and_returns_another_and_the_phone_sees_both(
+    app, client, auth, open_page
+):
+    phone = Phone(client, auth.headers("collaborator"))
+    (_, first), (_, second) = capture_forms(phone, 2)
+    official = auth.user("commune_official")
+    page = open_page()
+    log_in(page, official)
+    assert page.url.endswith("/web/approvals")
+    rows = page.locator("tr[data-registration]")
+    assert rows.count() == 2
+    screenshot(page, "approval_queue")
+
+    page.click(f'tr[data-registration="{first}"] a')
+    assert "Hồ Văn Số 0" in page.inner_text("h1")
+    screenshot(page, "registration")
+    page.click('button[value="approve"]')
+    assert "Đã thống nhất hồ sơ" in page.inner_text(".flash")
+
+    page.click(f'tr[data-registration="{second}"] a')
+    page.fill("textarea[name=note]", "Thiếu chữ ký của chủ hộ")
+    page.click('button[value="return"]')
+    assert "Đã trả lại hồ sơ" in page.inner_text(".flash")
+    assert page.locator("tr[data-registration]").count() == 0
+
+    phone.pull()
+    assert phone.get("registrations", first)["data"]["status"] == "approved"
+    returned = phone.get("registrations", second)["data"]
+    assert (returned["status"], returned["decision_note"]) == ("returned", "Thiếu chữ ký của chủ hộ")
+
+    on_phone = open_page(390)
+    log_in(on_phone, official)
+    on_phone.goto(f"/web/registrations/{second}")
+    screenshot(on_phone, "registration_phone")
+
+
+def test_a_supervisor_sees_the_overdue_payout_at_the_top_of_the_delay_list(app, client, auth, open_page):
+    with app.app_context():
+        load_quotas_file(str(DATA / "quotas_2020.csv"))
+    phone = Phone(client, auth.headers("collaborator"))
+    capture_forms(phone, 3)  # a collaborator at work, and three forms waiting
+    today = datetime.now(UTC).date()
+    hh = seed(app, "households", household(head_name="Hồ Thị Chậm Chi"))
+    approved = {"status": "approved", "decided_at": "2020-06-01T09:00:00+07:00"}
+    seed(app, "registrations", registration(hh, **approved))
+    for commune in ("20335", "20923", "20923"):  # Tam Kỳ, and Trà Tân of Bắc Trà My
+        other = seed(app, "households", household(commune))
+        seed(app, "registrations", registration(other, members=5, **approved), commune_code=commune)
+    late = seed(app, "payouts", payout(hh, due_date=(today - timedelta(days=400)).isoformat()))
+    seed(app, "payouts", payout(hh, amount_vnd=700_000, due_date=(today - timedelta(days=10)).isoformat()))
+    waiting = seed(app, "households", household())
+    seed(
+        app,
+        "registrations",
+        registration(waiting, submitted_at=(datetime.now(UTC) - timedelta(days=40)).isoformat()),
+    )
+    page = open_page()
+    log_in(page, auth.user("supervisor"))
+    assert page.url.endswith("/web/dashboard")
+    first = page.locator("tr[data-delay]").first
+    assert first.get_attribute("data-delay") == late
+    assert "Hồ Thị Chậm Chi" in first.inner_text() and "Chi trả chậm" in first.inner_text()
+    assert "5.700.000" in page.inner_text(".outstanding")
+    screenshot(page, "dashboard")
+    page.select_option("select[name=kind]", "approval_overdue")
+    page.click("form.filters button")
+    assert page.locator("tr[data-delay]").count() == 1  # only the form waiting 40 days is late
+    assert page.locator('tr[data-district="515"] td').first.inner_text() == "3"
+
+
+def test_a_collaborators_session_cannot_open_the_supervisors_page(auth, open_page):
+    page = open_page()
+    log_in(page, auth.user("collaborator"))
+    response = page.goto("/web/dashboard")
+    assert response.status == 403
+    assert "Bạn không có quyền xem trang này" in page.inner_text("main")
+    assert page.locator("#quota").count() == 0
