@@ -41,4 +41,3 @@ def list_registrations_by_status(scope: Scope, status: str, limit: int = 500) ->
         .limit(limit)
     )
     return [dict(row._mapping) for row in db.session.execute(q)]
-
