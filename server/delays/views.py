@@ -24,6 +24,7 @@ from sync.delays import KINDS
 blp = Blueprint("delays", __name__, url_prefix="/api/v1", description="Delay audit")
 
 AUDITORS = ("commune_official", "district_officer", "supervisor", "admin")
+WORST_FIELDS = ("kind", "entity", "id", "due_date", "days_overdue")
 EXPORT_COLUMNS = [
     Column(name)
     for name in (
@@ -65,8 +66,9 @@ class Delays(MethodView):
             zone=config["TIMEZONE"],
             from_versions=args["as_of"] < today(),
         )
-        items = store.list_delays(query)
-        if args["format"] != "json":
+        wants_json = args["format"] == "json"
+        items, by_district = store.find_delays(query, summarise=wants_json)
+        if not wants_json:
             name = f"delays-{query.as_of.isoformat()}"
             return render_table(args["format"], name, EXPORT_COLUMNS, items, sheet="delays")
         return {
@@ -76,50 +78,29 @@ class Delays(MethodView):
                 "collaborator_silent_days": query.silent_days,
             },
             "items": items,
-            "summary": summarise(query, items, store.summarise_delays(query), unit or scope),
+            "summary": summarise(query.kinds, items, by_district, unit or scope),
         }
 
 
-def summarise(query: store.DelayQuery, items: list[dict], by_district: dict, area: Scope) -> dict:
-    """The summary: totals over the items, and one entry per district of the area asked about."""
+def summarise(kinds: tuple[str, ...], items: list[dict], by_district: dict, area: Scope) -> dict:
+    """Totals over the items, and the figures of every district of the area asked about."""
     districts = []
     for unit in districts_of(area):
-        row = by_district.get(unit.code)
-        districts.append(
-            {
-                "code": unit.code,
-                "name": unit.name,
-                "total": row["total"] if row else 0,
-                "counts": {kind: int(row[kind]) if row else 0 for kind in query.kinds},
-                "overdue_payout_vnd": int(row["overdue_payout_vnd"]) if row else 0,
-                "worst": worst_of(row),
-            }
-        )
-    counts = {kind: 0 for kind in query.kinds}
-    for row in by_district.values():
-        for kind in query.kinds:
-            counts[kind] += int(row[kind])
-    first = items[0] if items else None
+        figures = by_district.get(unit.code) or {
+            "total": 0,
+            "counts": {},
+            "overdue_payout_vnd": 0,
+            "worst": None,
+        }
+        counts = {kind: figures["counts"].get(kind, 0) for kind in kinds}
+        districts.append({"code": unit.code, "name": unit.name, **figures, "counts": counts})
+    counts = {kind: sum(f["counts"].get(kind, 0) for f in by_district.values()) for kind in kinds}
     return {
         "total": len(items),
         "counts": counts,
-        "overdue_payout_vnd": sum(int(r["overdue_payout_vnd"]) for r in by_district.values()),
-        "worst": {k: first[k] for k in ("kind", "entity", "id", "due_date", "days_overdue")}
-        if first
-        else None,
+        "overdue_payout_vnd": sum(f["overdue_payout_vnd"] for f in by_district.values()),
+        "worst": {k: items[0][k] for k in WORST_FIELDS} if items else None,
         "districts": districts,
-    }
-
-
-def worst_of(row: dict | None) -> dict | None:
-    if not row:
-        return None
-    return {
-        "kind": row["worst_kind"],
-        "entity": row["worst_entity"],
-        "id": row["worst_id"],
-        "due_date": row["worst_due_date"],
-        "days_overdue": row["worst_days_overdue"],
     }
 
 

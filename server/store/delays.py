@@ -258,39 +258,41 @@ def late_items(q: DelayQuery):
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("late")
 
 
-def list_delays(q: DelayQuery) -> list[dict]:
-    """The late items, most overdue first (then by kind, unit and id, so the order is stable)."""
-    items = late_items(q)
-    query = select(*(items.c[name] for name in ITEM_COLUMNS)).order_by(
-        items.c.days_overdue.desc(), items.c.kind, items.c.district_code, items.c.commune_code, items.c.id
-    )
-    return [dict(row._mapping) for row in db.session.execute(query)]
+def item_order(items) -> tuple:
+    """Most overdue first, then by kind, unit and id, so the order is stable."""
+    c = items.c
+    return (c.days_overdue.desc(), c.kind, c.district_code, c.commune_code, c.id)
 
 
-def summarise_delays(q: DelayQuery) -> dict[str | None, dict]:
-    """Per district: how many late items of each kind, VND of late payouts, the worst item."""
+def find_delays(q: DelayQuery, summarise: bool = True) -> tuple[list[dict], dict[str | None, dict]]:
+    """The late items in order and, per district, how many of each kind, VND of late payouts
+    and the worst item (the district's first in that order).
+
+    One statement: the district figures are window aggregates riding along each item row, so
+    the union of the four kinds runs once.
+    """
     items = late_items(q)
-    ranked = select(
-        items,
-        func.row_number()
-        .over(
-            partition_by=items.c.district_code,
-            order_by=(items.c.days_overdue.desc(), items.c.kind, items.c.commune_code, items.c.id),
-        )
-        .label("rank"),
-    ).subquery("ranked")
-    worst = ranked.c.rank == 1
-    columns = [ranked.c.district_code, func.count().label("total")]
-    columns += [func.sum(case((ranked.c.kind == kind, 1), else_=0)).label(kind) for kind in q.kinds]
-    columns += [
-        func.coalesce(
-            func.sum(case((ranked.c.kind == PAYOUT_OVERDUE, ranked.c.amount_vnd), else_=0)), 0
-        ).label("overdue_payout_vnd"),
-        func.max(case((worst, ranked.c.kind))).label("worst_kind"),
-        func.max(case((worst, ranked.c.entity))).label("worst_entity"),
-        func.max(case((worst, ranked.c.id))).label("worst_id"),
-        func.max(case((worst, ranked.c.due_date))).label("worst_due_date"),
-        func.max(ranked.c.days_overdue).label("worst_days_overdue"),
-    ]
-    query = select(*columns).group_by(ranked.c.district_code)
-    return {row.district_code: dict(row._mapping) for row in db.session.execute(query)}
+    columns = [items.c[name] for name in ITEM_COLUMNS]
+    if summarise:
+        district = items.c.district_code
+        late_vnd = case((items.c.kind == PAYOUT_OVERDUE, items.c.amount_vnd), else_=0)
+        columns += [
+            func.count().over(partition_by=(district, items.c.kind)).label("district_kind_count"),
+            func.count().over(partition_by=district).label("district_total"),
+            func.sum(late_vnd).over(partition_by=district).label("district_vnd"),
+        ]
+    found, districts = [], {}
+    for row in db.session.execute(select(*columns).order_by(*item_order(items))):
+        item = {name: row._mapping[name] for name in ITEM_COLUMNS}
+        found.append(item)
+        if summarise:
+            figures = districts.get(item["district_code"])
+            if figures is None:
+                figures = districts[item["district_code"]] = {
+                    "total": row.district_total,
+                    "counts": {},
+                    "overdue_payout_vnd": int(row.district_vnd or 0),
+                    "worst": {k: item[k] for k in ("kind", "entity", "id", "due_date", "days_overdue")},
+                }
+            figures["counts"][item["kind"]] = row.district_kind_count
+    return found, districts
