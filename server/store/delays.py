@@ -264,6 +264,11 @@ def item_order(items) -> tuple:
     return (c.days_overdue.desc(), c.kind, c.district_code, c.commune_code, c.id)
 
 
+def list_delays(q: DelayQuery) -> list[dict]:
+    """The late items alone, most overdue first (downloads need no summary)."""
+    return find_delays(q, summarise=False)[0]
+
+
 def find_delays(q: DelayQuery, summarise: bool = True) -> tuple[list[dict], dict[str | None, dict]]:
     """The late items in order and, per district, how many of each kind, VND of late payouts
     and the worst item (the district's first in that order).

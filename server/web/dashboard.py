@@ -109,8 +109,8 @@ def dashboard():
     report = figures.build_exit_report(year, None, rows, scope.level == "province")
 
     query = delay_query(as_of, kind, unit)
-    items = delay_store.list_delays(query)
-    summary = summarise(query, items, delay_store.summarise_delays(query), unit or scope)
+    items, by_district = delay_store.find_delays(query)
+    summary = summarise(query.kinds, items, by_district, unit or scope)
     sort, direction = request.args.get("sort", "days_overdue"), request.args.get("dir", "desc")
     shown = sorted_items(items, sort, direction)[: read_rows("delay_rows")]
     labels = plan_store.get_household_labels([i["household_id"] for i in shown if i["household_id"]])
