@@ -139,3 +139,14 @@ def list_submitter_names(user_ids: Iterable[int]) -> dict[int, str]:
         return {}
     q = select(User.id, User.username, User.display_name).where(User.id.in_(ids))
     return {row.id: row.display_name or row.username for row in db.session.execute(q)}
+
+
+def get_record_submission(entity: str, record_id: str) -> OdkSubmission | None:
+    """The ODK submission about a record (a registration's exit-registration form), if any."""
+    q = (
+        select(OdkSubmission)
+        .where(OdkSubmission.entity == entity, OdkSubmission.record_id == record_id)
+        .order_by(OdkSubmission.created_at.desc(), OdkSubmission.id.desc())
+        .limit(1)
+    )
+    return db.session.execute(q).scalar_one_or_none()

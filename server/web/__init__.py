@@ -42,7 +42,16 @@ blp.after_request(remember_language)
 
 def init_app(app: Flask) -> None:
     """Register the pages, their cookies, their template helpers and their error pages."""
-    from server.web import accounts, approvals, audit, conflicts, dashboard, downloads, households  # noqa: F401
+    from server.web import (  # noqa: F401 - the routes
+        accounts,
+        approvals,
+        audit,
+        conflicts,
+        dashboard,
+        downloads,
+        households,
+        photos,
+    )
 
     configure_cookies(app)
     app.register_blueprint(blp)

@@ -62,6 +62,14 @@ def find_collaborator(history: list) -> User | None:
     return account_store.get_user_by_username(creator) if creator else None
 
 
+def photo_url(registration_id: str) -> str | None:
+    from server.web.photos import find_signed_form_photo
+
+    if find_signed_form_photo(registration_id) is None:
+        return None
+    return url_for("pages.signed_form_photo", registration_id=registration_id)
+
+
 @blp.route("/registrations/<registration_id>")
 @require_page(*READERS)
 def registration(registration_id: str):
@@ -80,7 +88,7 @@ def registration(registration_id: str):
         collaborator=find_collaborator(history),
         history=history,
         can_decide=can_decide,
-        photo_url=None,
+        photo_url=photo_url(record.id),
     )
 
 

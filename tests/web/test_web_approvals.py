@@ -178,3 +178,29 @@ def test_a_collaborator_sees_the_communes_returned_forms_on_their_start_page(app
     )
     home = PageSession(app, name).get("/web/")
     assert "Bổ sung ảnh" in home.text and reg in home.text
+
+
+def test_the_photo_of_the_signed_form_sent_from_odk_collect_is_on_the_page(app, client, auth):
+    from tests.odk.collect import JPEG, Collect
+    from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, INSTANCE_UUID, fill_instance
+
+    photo = EXIT_REGISTRATION_ANSWERS["signed_form_photo"]
+    collect = Collect(client, auth.user("collaborator", "20900"))
+    xml = fill_instance("exit_registration", EXIT_REGISTRATION_ANSWERS, INSTANCE_UUID, None)
+    assert collect.submit(xml, {photo: JPEG}).status_code == 201
+    official = PageSession(app, auth.user("commune_official", unit="20900"))
+    page = official.get(f"/web/registrations/{INSTANCE_UUID}")
+    url = f"/web/registrations/{INSTANCE_UUID}/photo"
+    assert f'<img class="photo" src="{url}"' in page.text and "Hồ Văn Đước" in page.text
+    image = official.get(url)
+    assert image.status_code == 200 and image.data == JPEG and image.mimetype == "image/jpeg"
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
+    assert PageSession(app, auth.user("commune_official")).get(url).status_code == 404  # Trà Đốc's official
+
+
+def test_a_form_without_a_photo_says_so(app, client, auth):
+    phone = Phone(client, auth.headers("collaborator"))
+    [(_, reg)] = capture_forms(phone, 1)
+    official = PageSession(app, auth.user("commune_official"))
+    assert "Chưa có ảnh giấy đăng ký" in official.get(f"/web/registrations/{reg}").text
+    assert official.get(f"/web/registrations/{reg}/photo").status_code == 404

@@ -162,6 +162,29 @@ def test_a_supervisor_sees_the_overdue_payout_at_the_top_of_the_delay_list(app, 
     assert page.locator('tr[data-district="515"] td').first.inner_text() == "3"
 
 
+def test_a_district_officer_schedules_and_approves_a_payout_that_the_phone_pulls(client, auth, open_page):
+    phone = Phone(client, auth.headers("collaborator"))
+    [(hh, _)] = capture_forms(phone, 1)
+    page = open_page()
+    log_in(page, auth.user("district_officer"))
+    assert page.url.endswith("/web/households")
+    page.click(f'a[href="/web/households/{hh}"]')
+    form = page.locator('form[action$="/payouts"]')
+    form.locator("select[name=kind]").select_option("reward")
+    form.locator("input[name=amount_vnd]").fill("5.000.000")
+    form.locator("input[name=due_date]").fill("2020-09-30")
+    form.locator("button[type=submit]").click()
+    assert "Đã lên lịch chi trả" in page.inner_text(".flash")
+    row = page.locator("tr[data-payout]")
+    payout_id = row.get_attribute("data-payout")
+    row.locator('button:has-text("Duyệt chi")').click()
+    assert "Đã duyệt khoản chi" in page.inner_text(".flash")
+    screenshot(page, "household")
+    phone.pull()
+    pulled = phone.get("payouts", payout_id)["data"]
+    assert (pulled["status"], pulled["amount_vnd"]) == ("approved", 5_000_000)
+
+
 def test_a_collaborators_session_cannot_open_the_supervisors_page(auth, open_page):
     page = open_page()
     log_in(page, auth.user("collaborator"))
