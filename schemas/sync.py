@@ -28,7 +28,11 @@ class ChangeSchema(_Strict):
     entity = fields.String(required=True, validate=validate.OneOf(ENTITIES))
     id = UUIDText(required=True)
     op = fields.String(required=True, validate=validate.OneOf(OPS))
-    base_version = StrictInteger(required=True, allow_none=True, validate=validate.Range(min=1))
+    # Bounded by the version column (a 32-bit integer): a larger number names no version and
+    # must not reach SQL, where it overflows instead of simply matching nothing.
+    base_version = StrictInteger(
+        required=True, allow_none=True, validate=validate.Range(min=1, max=2**31 - 1)
+    )
     data = fields.Dict(keys=fields.String(), required=True)
     # Kept for the audit only; a phone with a wrong clock must not be refused for it.
     client_time = TimestampText(load_default=None, allow_none=True)

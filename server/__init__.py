@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from flask_smorest import Api
 
+from server import inputs
 from server.config import load_settings
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
@@ -29,8 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # Vietnamese text travels as UTF-8, not \u escapes
-    app.json.sort_keys = False
+    inputs.init_app(app)  # strict JSON bodies (UTF-8 out, no NaN, no NUL, bounded nesting)
     logging.basicConfig(level=logging.INFO)
 
     import server.models  # noqa: F401 - every table known to SQLAlchemy and Alembic

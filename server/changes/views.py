@@ -30,7 +30,10 @@ def limit_push_size():
     if request.endpoint != "changes.Push" or request.method != "POST":
         return
     cfg = current_app.config
-    if (request.content_length or 0) > cfg["PUSH_MAX_BYTES"]:
+    # A chunked upload has no Content-Length: measure the body itself (Flask caps it at
+    # MAX_CONTENT_LENGTH while reading).
+    size = request.content_length if request.content_length is not None else len(request.get_data())
+    if size > cfg["PUSH_MAX_BYTES"]:
         raise APIError(
             "payload_too_large",
             f"A batch may be at most {cfg['PUSH_MAX_BYTES']} bytes.",

@@ -1,0 +1,109 @@
+"""How the server reads what clients send: strict JSON bodies and clean query strings.
+
+Python's ``json`` is more lenient than JSON (RFC 8259) and less careful than a server must be:
+it parses ``NaN`` and ``Infinity`` (which PostgreSQL's JSONB then refuses, mid-transaction),
+it keeps NUL characters (which no PostgreSQL text or JSONB value can hold), and a body of
+100,000 nested brackets exhausts the interpreter's recursion limit. Each of these would reach
+the database or crash a worker and come back as a 500; here they are a 400 in the envelope
+before any view runs. No field of the contract nests deeper than a handful of levels.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Request, current_app, request
+from flask.json.provider import DefaultJSONProvider
+from flask_smorest import Blueprint
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from server.errors import APIError
+
+MAX_DEPTH = 32
+
+
+class UnacceptableJSON(ValueError):
+    """A body that parses as Python's JSON but not as the contract's."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise UnacceptableJSON(f"{name} is not a JSON number")
+
+
+def check_json_value(value: Any) -> None:
+    """Raise UnacceptableJSON for nesting deeper than MAX_DEPTH or a NUL in any string or key."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise UnacceptableJSON("text must not contain the NUL character (\\u0000)")
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise UnacceptableJSON(f"JSON nested deeper than {MAX_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, parsing strictly (see the module doc); output is unchanged."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_constant", _refuse_constant)
+        try:
+            value = json.loads(s, **kwargs)
+        except RecursionError as exc:
+            raise UnacceptableJSON(f"JSON nested deeper than {MAX_DEPTH} levels") from exc
+        check_json_value(value)
+        return value
+
+
+class JSONRequest(Request):
+    """A request whose unreadable JSON body is a 400 saying why, in the envelope."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if e is None:
+            return super().on_json_loading_failed(e)  # not JSON at all: Flask's 415
+        reason = str(e) if isinstance(e, UnacceptableJSON) else "the body is not valid JSON"
+        raise APIError("bad_request", f"The request body was refused: {reason}.")
+
+
+class StrictArgumentsParser(FlaskParser):
+    """flask-smorest's argument parser (webargs), reading bodies with the app's strict JSON.
+
+    webargs parses bodies with the standard library itself, bypassing Flask's provider, so
+    without this every ``@blp.arguments`` view would take NaN, NUL and unbounded nesting.
+    """
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        data = req.get_data(cache=True)
+        try:
+            return current_app.json.loads(data)
+        except UnacceptableJSON as exc:
+            raise APIError("bad_request", f"The request body was refused: {exc}.") from exc
+        except UnicodeDecodeError as exc:
+            raise APIError("bad_request", "The request body was refused: it is not UTF-8.") from exc
+
+
+# flask-smorest's documented hook, set on import: ``@blp.arguments`` binds the parser when a
+# view module is imported, and every view module imports the ``server`` package (which imports
+# this module) first, so no view is ever decorated with the lenient default.
+Blueprint.ARGUMENTS_PARSER = StrictArgumentsParser()
+
+
+def refuse_nul_in_url() -> None:
+    """A NUL in the path or query reaches SQL as a parameter PostgreSQL cannot hold: refuse it."""
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        raise APIError("bad_request", "The URL must not contain the NUL character (%00).")
+
+
+def init_app(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
+    app.json.ensure_ascii = False  # Vietnamese text travels as UTF-8, not \u escapes
+    app.json.sort_keys = False
+    app.request_class = JSONRequest
+    app.before_request(refuse_nul_in_url)
