@@ -72,34 +72,57 @@ class ActivityQuery:
 
 
 def written_counts(people, cutoff: datetime):
-    """Per writer: households and registrations written (distinct records), follow-ups made."""
-    rv, before = RecordVersion, aliased(RecordVersion)
-    status, before_status = json_text(rv.data, "status"), json_text(before.data, "status")
-    follow_up = or_(
-        *(
-            and_(rv.entity == entity, status == moved_to, before_status.is_distinct_from(moved_to))
-            for entity, moved_to in FOLLOW_UP_STATUSES.items()
-        )
-    )
+    """Per writer: the distinct households and registrations they wrote a version of.
+
+    Only narrow columns are read (never ``data``), so the grouping sorts small rows in memory.
+    """
+    rv = RecordVersion
     return (
         select(
             rv.actor.label("username"),
             func.count(distinct(case((rv.entity == "households", rv.record_id)))).label("households"),
             func.count(distinct(case((rv.entity == "registrations", rv.record_id)))).label("registrations"),
-            func.sum(case((follow_up, 1), else_=0)).label("follow_ups"),
         )
-        .outerjoin(
-            before,
-            and_(
-                rv.entity.in_(tuple(FOLLOW_UP_STATUSES)),  # only follow-ups need the previous version
-                before.entity == rv.entity,
-                before.record_id == rv.record_id,
-                before.version == rv.version - 1,
-            ),
+        .where(
+            rv.actor.in_(select(people.c.username)),
+            rv.entity.in_(("households", "registrations")),
+            rv.valid_from < cutoff,
         )
-        .where(rv.actor.in_(select(people.c.username)), rv.valid_from < cutoff)
         .group_by(rv.actor)
         .subquery("written")
+    )
+
+
+def follow_up_counts(people, cutoff: datetime):
+    """Per writer: the versions that moved a support item to delivered or a payout to confirmed.
+
+    A version counts when its previous version (by primary key) was not already in that status,
+    so editing a delivered item again is not a second delivery.
+    """
+    rv, before = RecordVersion, aliased(RecordVersion)
+    status = json_text(rv.data, "status")
+    moved = or_(*(and_(rv.entity == entity, status == to) for entity, to in FOLLOW_UP_STATUSES.items()))
+    already = (
+        select(before.version)
+        .where(
+            before.entity == rv.entity,
+            before.record_id == rv.record_id,
+            before.version == rv.version - 1,
+            json_text(before.data, "status") == status,
+        )
+        .exists()
+    )
+    return (
+        select(rv.actor.label("username"), func.count().label("follow_ups"))
+        .where(
+            rv.actor.in_(select(people.c.username)),
+            rv.entity.in_(tuple(FOLLOW_UP_STATUSES)),
+            rv.valid_from < cutoff,
+            moved,
+            ~already,
+        )
+        .group_by(rv.actor)
+        .subquery("follow_ups")
     )
 
 
@@ -134,6 +157,7 @@ def list_activity(q: ActivityQuery) -> list[dict]:
         within = and_(within, q.unit.where(people.c))
     people = select(people).where(within).subquery("people")
     written = written_counts(people, q.cutoff)
+    follow_ups = follow_up_counts(people, q.cutoff)
     rejected = rejected_counts(people, q.cutoff)
     conflicts = open_conflict_counts(people, q.cutoff)
     since = day_of(func.coalesce(people.c.last_sync_at, people.c.created_at), q.zone)
@@ -149,11 +173,12 @@ def list_activity(q: ActivityQuery) -> list[dict]:
             (days_since > q.silent_days).label("silent"),
             func.coalesce(written.c.households, 0).label("households"),
             func.coalesce(written.c.registrations, 0).label("registrations"),
-            func.coalesce(written.c.follow_ups, 0).label("follow_ups"),
+            func.coalesce(follow_ups.c.follow_ups, 0).label("follow_ups"),
             func.coalesce(rejected.c.rejected_changes, 0).label("rejected_changes"),
             func.coalesce(conflicts.c.open_conflicts, 0).label("open_conflicts"),
         )
         .outerjoin(written, written.c.username == people.c.username)
+        .outerjoin(follow_ups, follow_ups.c.username == people.c.username)
         .outerjoin(rejected, rejected.c.user_id == people.c.user_id)
         .outerjoin(conflicts, conflicts.c.user_id == people.c.user_id)
         .order_by(days_since.desc(), people.c.username)

@@ -288,7 +288,7 @@ def find_delays(q: DelayQuery, summarise: bool = True) -> tuple[list[dict], dict
         ]
     found, districts = [], {}
     for row in db.session.execute(select(*columns).order_by(*item_order(items))):
-        item = {name: row._mapping[name] for name in ITEM_COLUMNS}
+        item = dict(zip(ITEM_COLUMNS, row[: len(ITEM_COLUMNS)], strict=True))
         found.append(item)
         if summarise:
             figures = districts.get(item["district_code"])
