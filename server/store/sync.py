@@ -15,7 +15,8 @@ a unique-key violation at flush; the handler retries the whole transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -49,52 +50,21 @@ def record_from_row(row: RecordVersion, seq: int | None = None) -> Record:
     )
 
 
-def conflict_from_row(row: ConflictRow) -> Conflict:
-    return Conflict(
-        id=row.id,
-        entity=row.entity,
-        record_id=row.record_id,
-        change_id=row.change_id,
-        base_version=row.base_version,
-        server_version=row.server_version,
-        fields=row.fields,
-        device_id=row.device_id,
-        batch_id=row.batch_id,
-        user_id=row.user_id,
-        username=row.username,
-        created_at=row.created_at,
-        commune_code=row.commune_code,
-        district_code=row.district_code,
-        status=row.status,
-        resolution=row.resolution,
-        resolved_by=row.resolved_by,
-        resolved_at=row.resolved_at,
-        resolved_version=row.resolved_version,
-    )
+def columns_of(item: Any, **renamed: str) -> dict[str, Any]:
+    """A frozen dataclass as a row's column values (JSON fields copied to plain dicts)."""
+    values = {f.name: getattr(item, f.name) for f in fields(item)}
+    for attr, column in renamed.items():
+        values[column] = values.pop(attr)
+    return {k: (plain(v) if isinstance(v, Mapping) else v) for k, v in values.items()}
 
 
-def conflict_columns(c: Conflict) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "entity": c.entity,
-        "record_id": c.record_id,
-        "change_id": c.change_id,
-        "base_version": c.base_version,
-        "server_version": c.server_version,
-        "fields": {k: dict(v) for k, v in c.fields.items()},
-        "device_id": c.device_id,
-        "batch_id": c.batch_id,
-        "user_id": c.user_id,
-        "username": c.username,
-        "created_at": c.created_at,
-        "commune_code": c.commune_code,
-        "district_code": c.district_code,
-        "status": c.status,
-        "resolution": c.resolution,
-        "resolved_by": c.resolved_by,
-        "resolved_at": c.resolved_at,
-        "resolved_version": c.resolved_version,
-    }
+def plain(value: Mapping) -> dict:
+    return {k: plain(v) if isinstance(v, Mapping) else v for k, v in value.items()}
+
+
+def from_row(cls: type, row: Any) -> Any:
+    """The dataclass ``cls`` built from a row with the same column names."""
+    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
 
 class SqlStore:
@@ -149,7 +119,7 @@ class SqlStore:
         ids = [c for c in set(change_ids) if c not in self._applied]
         if ids:
             q = select(AppliedRow).where(AppliedRow.change_id.in_(ids))
-            found_changes = {r.change_id: applied_from_row(r) for r in db.session.execute(q).scalars()}
+            found_changes = {r.change_id: from_row(AppliedChange, r) for r in db.session.execute(q).scalars()}
             for change_id in ids:
                 self._applied[change_id] = found_changes.get(change_id)
 
@@ -213,7 +183,7 @@ class SqlStore:
             if conflict.id == conflict_id:
                 return conflict
         row = db.session.get(ConflictRow, conflict_id)
-        return conflict_from_row(row) if row else None
+        return from_row(Conflict, row) if row else None
 
     # -- feeds and listings ----------------------------------------------------------------
     def list_changes(self, scope: Scope, after: int, limit: int) -> list[Record]:
@@ -255,7 +225,7 @@ class SqlStore:
             q = q.where(ConflictRow.entity == entity)
         if unit_code:
             q = q.where((ConflictRow.commune_code == unit_code) | (ConflictRow.district_code == unit_code))
-        return [conflict_from_row(r) for r in db.session.execute(q).scalars()]
+        return [from_row(Conflict, r) for r in db.session.execute(q).scalars()]
 
     # -- writes ------------------------------------------------------------------------------
     def save_version(self, record: Record) -> None:
@@ -278,7 +248,7 @@ class SqlStore:
         if pending:
             self._new_conflicts[self._new_conflicts.index(pending[0])] = conflict
             return
-        values = conflict_columns(conflict)
+        values = columns_of(conflict)
         db.session.execute(update(ConflictRow).where(ConflictRow.id == conflict.id).values(**values))
 
     def append_audit(self, entry: AuditEntry) -> None:
@@ -326,18 +296,18 @@ class SqlStore:
             ]
         )
         if self._new_applied:
-            db.session.execute(insert(AppliedRow), [applied_columns(c) for c in self._new_applied])
+            db.session.execute(insert(AppliedRow), [columns_of(c) for c in self._new_applied])
         if self._rejected:
             ids = list(self._rejected)
             db.session.execute(delete(RejectedRow).where(RejectedRow.change_id.in_(ids)))
             db.session.execute(
                 insert(RejectedRow),
-                [rejected_columns(c, self.get_unit(c.unit_code)) for c in self._rejected.values()],
+                [columns_of(c) for c in self._rejected.values()],
             )
         if self._new_conflicts:
-            db.session.execute(insert(ConflictRow), [conflict_columns(c) for c in self._new_conflicts])
+            db.session.execute(insert(ConflictRow), [columns_of(c) for c in self._new_conflicts])
         if self._new_audit:
-            db.session.execute(insert(AuditRow), [audit_columns(e) for e in self._new_audit])
+            db.session.execute(insert(AuditRow), [columns_of(e, username="actor") for e in self._new_audit])
         db.session.flush()
         record_store.assign_sequences()
         self._new_versions, self._new_applied, self._new_audit, self._new_conflicts = [], [], [], []
@@ -353,80 +323,4 @@ def version_meta(entry: AuditEntry | None) -> dict[str, Any]:
         "actor": entry.username,
         "device_id": entry.device_id,
         "batch_id": entry.batch_id,
-    }
-
-
-def applied_from_row(row: AppliedRow) -> AppliedChange:
-    return AppliedChange(
-        change_id=row.change_id,
-        batch_id=row.batch_id,
-        device_id=row.device_id,
-        user_id=row.user_id,
-        entity=row.entity,
-        record_id=row.record_id,
-        status=row.status,
-        version=row.version,
-        conflict_id=row.conflict_id,
-        received_at=row.received_at,
-        client_time=row.client_time,
-    )
-
-
-def applied_columns(c: AppliedChange) -> dict[str, Any]:
-    return {
-        "change_id": c.change_id,
-        "batch_id": c.batch_id,
-        "device_id": c.device_id,
-        "user_id": c.user_id,
-        "entity": c.entity,
-        "record_id": c.record_id,
-        "status": c.status,
-        "version": c.version,
-        "conflict_id": c.conflict_id,
-        "received_at": c.received_at,
-        "client_time": c.client_time,
-    }
-
-
-def rejected_columns(c: RejectedChange, unit: Unit | None) -> dict[str, Any]:
-    """A refused change's row, placed in the sender's unit so their supervisors see it."""
-    commune = unit.code if unit and unit.level == "commune" else None
-    district = unit.parent_code if commune else unit.code if unit and unit.level == "district" else None
-    return {
-        "change_id": c.change_id,
-        "batch_id": c.batch_id,
-        "device_id": c.device_id,
-        "user_id": c.user_id,
-        "username": c.username,
-        "unit_code": c.unit_code,
-        "entity": c.entity,
-        "record_id": c.record_id,
-        "op": c.op,
-        "base_version": c.base_version,
-        "data": dict(c.data),
-        "errors": dict(c.errors),
-        "received_at": c.received_at,
-        "client_time": c.client_time,
-        "commune_code": commune,
-        "district_code": district,
-    }
-
-
-def audit_columns(e: AuditEntry) -> dict[str, Any]:
-    return {
-        "at": e.at,
-        "actor": e.username,
-        "user_id": e.user_id,
-        "device_id": e.device_id,
-        "batch_id": e.batch_id,
-        "change_id": e.change_id,
-        "client_time": e.client_time,
-        "action": e.action,
-        "entity": e.entity,
-        "record_id": e.record_id,
-        "version": e.version,
-        "before": dict(e.before),
-        "after": dict(e.after),
-        "commune_code": e.commune_code,
-        "district_code": e.district_code,
     }
