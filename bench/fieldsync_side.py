@@ -194,7 +194,9 @@ class FieldSyncTarget:
             Ack(r["status"] in OK_STATUSES, r["status"], r.get("version"), r.get("errors")) for r in results
         ]
 
-    def pull(self, client: SessionClient, since: str | None) -> tuple[list[PulledRecord], str | None]:
+    def pull(
+        self, client: SessionClient, since: str | None, keep_data: bool = True
+    ) -> tuple[list[PulledRecord], str | None]:
         """GET /api/v1/sync/pull page after page until ``more`` is false; the last cursor."""
         pulled: list[PulledRecord] = []
         cursor = since
@@ -202,7 +204,8 @@ class FieldSyncTarget:
             path = f"/api/v1/sync/pull?limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
             body = client.expect("GET", path).body
             for c in body["changes"]:
-                pulled.append(PulledRecord(c["entity"], c["id"], c["version"], c["deleted"], c["data"]))
+                data = c["data"] if keep_data else {}
+                pulled.append(PulledRecord(c["entity"], c["id"], c["version"], c["deleted"], data))
             cursor = body["cursor"]
             if not body["more"]:
                 return pulled, cursor
@@ -406,7 +409,9 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
         lambda: measure_worker_peak(app, lambda: push_records(target, admin, extra, 500)),
     )
     run_section(
-        results, "memory_pull_small", lambda: measure_worker_peak(app, lambda: target.pull(admin, None))
+        results,
+        "memory_pull_small",
+        lambda: measure_worker_peak(app, lambda: target.pull(admin, None, keep_data=False)),
     )
 
     households = sizes["large_households"]

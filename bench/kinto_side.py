@@ -206,7 +206,9 @@ class KintoTarget:
             acks.append(Ack(ok=status in (200, 201), status=str(status)))
         return acks
 
-    def pull(self, client: JsonClient, since: str | None) -> tuple[list[PulledRecord], str | None]:
+    def pull(
+        self, client: JsonClient, since: str | None, keep_data: bool = True
+    ) -> tuple[list[PulledRecord], str | None]:
         """Every collection's records since ``since`` (a JSON map of collection timestamps)."""
         marks = json.loads(since) if since else {}
         pulled: list[PulledRecord] = []
@@ -221,7 +223,8 @@ class KintoTarget:
                     marks[entity] = resp.headers.get("etag", '"0"').strip('"')
                     first = False
                 for rec in resp.body["data"]:
-                    data = {k: v for k, v in rec.items() if k not in ("id", "last_modified", "deleted")}
+                    skip = ("id", "last_modified", "deleted")
+                    data = {k: v for k, v in rec.items() if k not in skip} if keep_data else {}
                     pulled.append(
                         PulledRecord(entity, rec["id"], rec["last_modified"], bool(rec.get("deleted")), data)
                     )

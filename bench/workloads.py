@@ -54,7 +54,7 @@ class Ack:
     errors: object = None  # the server's reason when it did not accept the change
 
 
-@dataclass
+@dataclass(slots=True)
 class PulledRecord:
     """A record as pulled: its version (or timestamp) and data."""
 
@@ -76,8 +76,13 @@ class SyncTarget(Protocol):
     def push(self, client: JsonClient, ops: list[Op], batch_id: str) -> list[Ack]:
         """Send ``ops`` as one batch; retry transient failures; one Ack per op, in order."""
 
-    def pull(self, client: JsonClient, since: str | None) -> tuple[list[PulledRecord], str | None]:
-        """Every change since ``since`` (everything when None), paging to the end; the next ``since``."""
+    def pull(
+        self, client: JsonClient, since: str | None, keep_data: bool = True
+    ) -> tuple[list[PulledRecord], str | None]:
+        """Every change since ``since`` (everything when None), paging to the end; the next ``since``.
+
+        With ``keep_data`` false the records come back without their data (a million-record
+        pull then fits in the benchmark's memory)."""
 
 
 def measure_push(target: SyncTarget, client: JsonClient, records: list[Record], batch_size: int) -> dict:
@@ -119,7 +124,7 @@ def measure_pull(
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        pulled, next_since = target.pull(client, since)
+        pulled, next_since = target.pull(client, since, keep_data=False)
         times.append(time.perf_counter() - started)
     elapsed = sorted(times)[len(times) // 2]
     ids = {(p.entity, p.id) for p in pulled}
@@ -288,7 +293,7 @@ def run_concurrent_push(
             acks = target.push(owner, batch, str(uuid.uuid4()))
             if not all(a.ok for a in acks):
                 raise RuntimeError(f"could not create the shared households: {acks[:3]}")
-    _, since = target.pull(admin, None)
+    _, since = target.pull(admin, None, keep_data=False)
 
     clients = [target.device_client(d) for d in range(len(plan.device_batches))]
     logs = [DeviceLog() for _ in plan.device_batches]
@@ -301,7 +306,7 @@ def run_concurrent_push(
         nonlocal since
         while not stop.is_set():
             try:
-                pulled, since = target.pull(reader_client, since)
+                pulled, since = target.pull(reader_client, since, keep_data=False)
             except Exception as exc:  # noqa: BLE001 - reported, not fatal
                 reader_errors.append(repr(exc))
                 return
@@ -326,7 +331,7 @@ def run_concurrent_push(
     elapsed = time.perf_counter() - started
     stop.set()
     reader.join(timeout=600)
-    pulled_after, _ = target.pull(reader_client, since)
+    pulled_after, _ = target.pull(reader_client, since, keep_data=False)
     for p in pulled_after:
         seen[(p.entity, p.id)] = p
     final, _ = target.pull(admin, None)
