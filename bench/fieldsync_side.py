@@ -420,7 +420,7 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
         def seed() -> dict:
             t0 = time.perf_counter()
             try:
-                count, how = seed_province(app.database_url, households), "direct"
+                count, how, full = seed_province(app.database_url, households), "direct", True
             except SeedingUnavailable as exc:
                 if households > HTTP_SEED_LIMIT:
                     raise RuntimeError(
@@ -428,11 +428,12 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
                     ) from None
                 large = list(iter_province_records(households, full=False))
                 push_records(target, admin, large, 500)
-                count, how = len(large), "http (direct seeding not implemented)"
+                count, how, full = len(large), f"http ({exc})", False
             return {
                 "households": households,
                 "records": count,
                 "how": how,
+                "full": full,  # which records were seeded: the large deltas edit the same ones
                 "seconds": round(time.perf_counter() - t0, 1),
             }
 
@@ -448,8 +449,9 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
                 pct = max(1, int(total * sizes["delta_fraction"]))
                 # Edits of large-province records still at version 1: first as many as the small
                 # delta had (same changes, bigger database), then 1 % of the large database.
+                full = results["seed_large"]["full"]
                 pool = list(
-                    itertools.islice(iter_province_records(households, full=False), (delta_count + pct) * 3)
+                    itertools.islice(iter_province_records(households, full=full), (delta_count + pct) * 8)
                 )
                 ops = _delta_edits(pool, delta_count + pct, seed=6)
                 same, one_pct = ops[:delta_count], ops[delta_count:]
@@ -492,7 +494,9 @@ def _measure_delta(
     for batch in chunk(ops, 500):
         acks = target.push(client, batch, str(uuid.uuid4()))
         if not all(a.ok for a in acks):
-            raise RuntimeError(f"delta edits not accepted: {[a.status for a in acks if not a.ok][:3]}")
+            raise RuntimeError(
+                f"delta edits not accepted: {[(a.status, a.errors) for a in acks if not a.ok][:2]}"
+            )
     result, cursor = measure_pull(target, client, cursor, repeats=5)
     result["changed"] = len(ops)
     return result, cursor
