@@ -355,7 +355,11 @@ def run_fieldsync(kind: str, records: list[Record], cleanup: Cleanup, sizes: dic
     results: dict = {}
     plans = {
         d: plan_concurrent_push(
-            d, sizes["records_per_device"], shared_per_group=sizes["shared_per_group"], seed=d
+            d,
+            sizes["records_per_device"],
+            sizes["concurrent_batch"],
+            shared_per_group=sizes["shared_per_group"],
+            seed=d,
         )
         for d in sizes["concurrency"]
     }

@@ -110,6 +110,7 @@ def run_kind(kind: str, records: list, sizes: dict, skip_kinto: bool, cleanup: C
                 sizes["delta_fraction"],
                 sizes["concurrency"],
                 sizes["records_per_device"],
+                sizes["concurrent_batch"],
             ),
         )
     log(f"{kind}: our server")

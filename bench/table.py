@@ -68,13 +68,9 @@ def compute_ratios(db: dict) -> dict:
     out["delta_large_vs_small_time"] = ratio(
         pick(ours, "pull_delta_large", "seconds"), pick(ours, "pull_delta_small", "seconds")
     )
-    per_change_large = ratio(
-        pick(ours, "pull_delta_large_1pct", "seconds"), pick(ours, "pull_delta_large_1pct", "changed")
+    out["delta_1pct_large_vs_small_per_change"] = ratio(
+        _per_change(pick(ours, "pull_delta_large_1pct")), _per_change(pick(ours, "pull_delta_small"))
     )
-    per_change_small = ratio(
-        pick(ours, "pull_delta_small", "seconds"), pick(ours, "pull_delta_small", "changed")
-    )
-    out["delta_1pct_large_vs_small_per_change"] = ratio(per_change_large, per_change_small)
     return out
 
 
