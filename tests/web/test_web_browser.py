@@ -83,8 +83,16 @@ def log_in(page, username: str) -> None:
     page.goto("/web/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    submit(page, "button[type=submit]")
+
+
+def submit(page, target) -> None:
+    """Click a submit button or link (a selector or a locator) and wait for the next page."""
+    with page.expect_navigation():
+        if isinstance(target, str):
+            page.click(target)
+        else:
+            target.click()
 
 
 def screenshot(page, name: str) -> None:
@@ -105,15 +113,15 @@ def test_an_official_approves_one_form_and_returns_another_and_the_phone_sees_bo
     assert rows.count() == 2
     screenshot(page, "approval_queue")
 
-    page.click(f'tr[data-registration="{first}"] a')
+    submit(page, f'tr[data-registration="{first}"] a')
     assert "Hồ Văn Số 0" in page.inner_text("h1")
     screenshot(page, "registration")
-    page.click('button[value="approve"]')
+    submit(page, 'button[value="approve"]')
     assert "Đã thống nhất hồ sơ" in page.inner_text(".flash")
 
-    page.click(f'tr[data-registration="{second}"] a')
+    submit(page, f'tr[data-registration="{second}"] a')
     page.fill("textarea[name=note]", "Thiếu chữ ký của chủ hộ")
-    page.click('button[value="return"]')
+    submit(page, 'button[value="return"]')
     assert "Đã trả lại hồ sơ" in page.inner_text(".flash")
     assert page.locator("tr[data-registration]").count() == 0
 
@@ -157,7 +165,7 @@ def test_a_supervisor_sees_the_overdue_payout_at_the_top_of_the_delay_list(app, 
     assert "5.700.000" in page.inner_text(".outstanding")
     screenshot(page, "dashboard")
     page.select_option("select[name=kind]", "approval_overdue")
-    page.click("form.filters button")
+    submit(page, "form.filters button")
     assert page.locator("tr[data-delay]").count() == 1  # only the form waiting 40 days is late
     assert page.locator('tr[data-district="515"] td').first.inner_text() == "3"
 
@@ -168,16 +176,16 @@ def test_a_district_officer_schedules_and_approves_a_payout_that_the_phone_pulls
     page = open_page()
     log_in(page, auth.user("district_officer"))
     assert page.url.endswith("/web/households")
-    page.click(f'a[href="/web/households/{hh}"]')
+    submit(page, f'a[href="/web/households/{hh}"]')
     form = page.locator('form[action$="/payouts"]')
     form.locator("select[name=kind]").select_option("reward")
     form.locator("input[name=amount_vnd]").fill("5.000.000")
     form.locator("input[name=due_date]").fill("2020-09-30")
-    form.locator("button[type=submit]").click()
+    submit(page, form.locator("button[type=submit]"))
     assert "Đã lên lịch chi trả" in page.inner_text(".flash")
     row = page.locator("tr[data-payout]")
     payout_id = row.get_attribute("data-payout")
-    row.locator('button:has-text("Duyệt chi")').click()
+    submit(page, row.locator('button:has-text("Duyệt chi")'))
     assert "Đã duyệt khoản chi" in page.inner_text(".flash")
     screenshot(page, "household")
     phone.pull()
