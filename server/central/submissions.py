@@ -169,19 +169,20 @@ def odata_submissions(project_id: int, form_id: str):
     page = views[skip : skip + top if top is not None else None]
     current_ids = [view.current.id for view in page if view.current is not None]
     present = store.list_attachments(current_ids)
+    xml = store.list_instance_xml(current_ids)
     names = store.list_submitter_names(view.submission.submitter_id for view in page)
-    wkt = request.args.get("$wkt") == "true"
-    body: dict = {
-        "@odata.context": f"{request.url_root}v1/projects/1/forms/{form_id}.svc/$metadata#Submissions"
-    }
-    if request.args.get("$count") == "true":
+    context = f"{request.url_root}v1/projects/1/forms/{form_id}.svc/$metadata#Submissions"
+    body: dict = {"@odata.context": context}
+    if read_flag("$count"):
         body["@odata.count"] = len(views)
-    body["value"] = [
-        render_odata_row(
-            view, form, names, len(present.get(view.current.id if view.current else -1, {})), wkt=wkt
+    body["value"] = []
+    for view in page:
+        row_id = view.current.id if view.current is not None else None
+        body["value"].append(
+            render_odata_row(
+                view, form, xml.get(row_id), names, len(present.get(row_id, {})), wkt=read_flag("$wkt")
+            )
         )
-        for view in page
-    ]
     if top is not None and skip + top < len(views):
         body["@odata.nextLink"] = next_link(skip + top)
     return jsonify(body)
@@ -212,3 +213,8 @@ def current_instance(submission: OdkSubmission):
     if row is None:  # cannot happen: a submission is made with its first instance
         raise APIError("not_found")
     return row
+
+
+def read_flag(name: str) -> bool:
+    # pyodk sends Python's True as "True"; OData itself writes "true".
+    return request.args.get(name, "").lower() == "true"

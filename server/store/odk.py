@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import defer
 
 from server.extensions import db
 from server.models import OdkAttachment, OdkInstance, OdkSubmission, User
@@ -78,12 +79,27 @@ def list_instances(submission_id: int) -> list[OdkInstance]:
 
 
 def get_current_instances(submissions: Iterable[OdkSubmission]) -> dict[int, OdkInstance]:
-    """The current instance of each submission, by submission id, in one query."""
+    """The current instance of each submission, by submission id, in one query.
+
+    The XML is left out (a list shows thousands); ``list_instance_xml`` loads it for a page.
+    """
     by_instance_id = {s.current_instance_id: s.id for s in submissions}
     if not by_instance_id:
         return {}
-    q = select(OdkInstance).where(OdkInstance.instance_id.in_(list(by_instance_id)))
+    q = (
+        select(OdkInstance)
+        .where(OdkInstance.instance_id.in_(list(by_instance_id)))
+        .options(defer(OdkInstance.xml))
+    )
     return {by_instance_id[row.instance_id]: row for row in db.session.execute(q).scalars()}
+
+
+def list_instance_xml(instance_row_ids: list[int]) -> dict[int, bytes]:
+    """The XML of each instance row, by row id, in one query."""
+    if not instance_row_ids:
+        return {}
+    q = select(OdkInstance.id, OdkInstance.xml).where(OdkInstance.id.in_(instance_row_ids))
+    return {row.id: row.xml for row in db.session.execute(q)}
 
 
 def count_edits(submission_ids: list[int]) -> dict[int, int]:

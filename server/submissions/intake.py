@@ -86,13 +86,9 @@ class Intake:
         if self.refusal is None:
             return
         code = self.refusal["code"]
-        status = ERRORS.get(code, ERRORS.get(ALIASES.get(code, ""), (422, "")))[0]
-        raise APIError(
-            code if code in ERRORS else ALIASES.get(code, "validation_error"),
-            self.refusal["message"],
-            self.refusal.get("details") or {},
-            status=status,
-        )
+        if code not in ERRORS:  # out_of_scope answers as not_found: existence is not revealed
+            code = ALIASES.get(code, "validation_error")
+        raise APIError(code, self.refusal["message"], self.refusal.get("details") or {})
 
     def message(self) -> str:
         """The OpenRosaResponse message for an accepted instance."""

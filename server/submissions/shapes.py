@@ -97,14 +97,15 @@ def render_submission(view: SubmissionView) -> dict[str, Any]:
 def render_odata_row(
     view: SubmissionView,
     form: FormDefinition,
+    xml: bytes | None,
     submitter_names: dict[int, str],
     attachments_present: int,
     *,
     wkt: bool = False,
 ) -> dict[str, Any]:
-    """The OData row of a submission's current instance."""
+    """The OData row of a submission's current instance (``xml``, loaded for the page)."""
     submission, current = view.submission, view.current
-    answers = build_row(parse_untrusted_xml(current.xml), form.fields, wkt=wkt) if current else {}
+    answers = build_row(parse_untrusted_xml(xml), form.fields, wkt=wkt) if xml else {}
     return {
         "__id": submission.instance_id,
         **answers,
