@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, make_response, redirect, render_template, request, url_for
 
 from server.errors import register_error_pages
 from server.web.language import (
@@ -36,8 +36,28 @@ blp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+# Only our own files, never framed (an approve button under someone else's page is a click
+# away from a forged decision); inline style attributes draw the dashboard's bars.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+def protect_page(response):
+    """Security headers on every page; no copy of a page kept on a shared office computer."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 blp.before_request(check_csrf)
 blp.after_request(remember_language)
+blp.after_request(protect_page)
 
 
 def init_app(app: Flask) -> None:
@@ -73,7 +93,11 @@ def init_app(app: Flask) -> None:
 def render_error_page(code: str, message: str, status: int, headers: dict):
     """An error as a page in the visitor's language; the API's message is not shown to them."""
     text = t(f"error.{code}") if has_text(f"error.{code}") else t("error.other", code=code)
-    return render_template("web/error.html", code=code, text=text, status=status), status, headers
+    try:
+        page = render_template("web/error.html", code=code, text=text, status=status)
+    except Exception:  # the page itself failed (the database is down): say it plainly
+        page = f'<!doctype html><meta charset="utf-8"><h1>{status}</h1><p data-error-code="{code}">{text}</p>'
+    return protect_page(make_response(page, status, headers))
 
 
 def url_with(**changes: object) -> str:

@@ -180,3 +180,14 @@ def test_the_api_never_accepts_the_page_cookie(app, auth):
     official = PageSession(app, auth.user("commune_official"))
     resp = official.get("/api/v1/auth/me")
     assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_pages_are_never_framed_nor_kept_in_a_shared_computers_cache(app, auth):
+    official = PageSession(app, auth.user("commune_official"))
+    for url in ("/web/approvals", "/web/no-such-page", "/web/login"):
+        resp = official.get(url)
+        assert resp.headers["X-Frame-Options"] == "DENY", url
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"], url
+        assert resp.headers["Cache-Control"] == "no-store", url
+    css = official.get("/web/static/web.css")
+    assert css.status_code == 200 and css.headers.get("Cache-Control") != "no-store"
