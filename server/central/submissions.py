@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Response, current_app, jsonify, request
+from flask import current_app, jsonify, request, send_file
 
 from server.auth.current import current_user, scope_of
 from server.central.views import blp, require_project
@@ -19,14 +19,8 @@ from server.models import OdkSubmission
 from server.odk.attachments import blob_path
 from server.odk.odata import ODataError, parse_filter
 from server.store import odk as store
-from server.submissions.intake import (
-    answering_field,
-    attachment_directory,
-    check_and_save_file,
-    find_form,
-    read_instance,
-    receive_instance,
-)
+from server.submissions.files import answering_field, attachment_directory, check_and_save_file
+from server.submissions.intake import find_form, read_instance, receive_instance
 from server.submissions.review import review_submission
 from server.submissions.shapes import describe, render_odata_row, render_submission
 from server.transactions import run_write
@@ -144,9 +138,14 @@ def download_attachment(project_id: int, form_id: str, instance_id: str, name: s
     attachment = store.list_attachments([current.id]).get(current.id, {}).get(name)
     if attachment is None:
         raise APIError("not_found", f"The file {name!r} has not been received.")
-    content = blob_path(attachment_directory(), attachment.sha256).read_bytes()
-    return Response(content, content_type=attachment.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    path = blob_path(attachment_directory(), attachment.sha256)
+    if not path.exists():
+        raise APIError("not_found", f"The file {name!r} is missing from the attachment store.")
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True, download_name=name)
+    # The bytes came from a phone: never let a browser guess them into something executable.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
 
 
 @blp.route(BASE + ".svc/Submissions", methods=["GET"])

@@ -22,10 +22,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from marshmallow import ValidationError
 
 from schemas.records import validate_record
@@ -42,29 +40,15 @@ from server.scope import Scope
 from server.store import odk as store
 from server.store import units as unit_store
 from server.store.sync import SqlStore
+from server.submissions.changes import ACCEPTED, MAIN_RECORD, RecordMissing, build_changes
+from server.submissions.files import Upload, keep_attachments, save_uploads
 from server.transactions import run_write
 from sync.actors import Actor
 from sync.engine import push_batch
 from sync.records import RejectedChange
 
-ACCEPTED, REJECTED = "accepted", "rejected"
+REJECTED = "rejected"
 DEVICE_ID_MAX = 100  # the push envelope's limit, which the engine's device ledger shares
-
-# The record each form is about, and which of its references names it.
-MAIN_RECORD = {
-    mapping.EXIT_REGISTRATION: "registrations",
-    mapping.FOLLOW_UP_VISIT: "support_items",
-    mapping.PAYOUT_RECEIPT: "payouts",
-}
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file that came with the submission: the multipart part's name and file name."""
-
-    name: str
-    filename: str | None
-    content: bytes
 
 
 @dataclass
@@ -155,7 +139,7 @@ def receive_instance(
             results={},
             expected_attachments=expected,
         )
-        _keep_attachments(row, stored, now, carried_from=_previous_instance(submission, row))
+        keep_attachments(row, stored, now, carried_from=_previous_instance(submission, row))
         return _apply(user, submission, row, instance, now)
 
     return run_write(work)
@@ -183,46 +167,6 @@ def read_expected_attachments(instance: Instance, form: FormDefinition) -> list[
         raise APIError(exc.code, exc.message, exc.details) from exc
 
 
-def attachment_directory() -> Path:
-    return Path(current_app.config["ATTACHMENT_DIR"])
-
-
-def save_uploads(
-    uploads: list[Upload], instance: Instance, form: FormDefinition, expected: list[str]
-) -> dict[str, files.StoredFile]:
-    """Check and write to disk the uploads the instance names, by name; others are ignored.
-
-    A part is matched by its name (Collect names each part after its file), else by its
-    file name; either way only a name from ``expected`` is used, never a path. Each file is
-    checked against the question it answers (size, and an image must be an image); one bad
-    file refuses the request (APIError 413 or 415) before anything is recorded.
-    """
-    stored: dict[str, files.StoredFile] = {}
-    for upload in uploads:
-        name = upload.name if upload.name in expected else upload.filename
-        if name not in expected or name in stored:
-            continue
-        stored[name] = check_and_save_file(name, upload.content, form, answering_field(instance, form, name))
-    return stored
-
-
-def check_and_save_file(
-    name: str, content: bytes, form: FormDefinition, field_name: str | None
-) -> files.StoredFile:
-    """Size- and type-check one attachment answering ``field_name``, then write it to disk."""
-    try:
-        files.check_size(len(content), current_app.config["ATTACHMENT_MAX_BYTES"])
-        content_type = files.sniff_content_type(content, form.media_types.get(field_name or ""))
-    except files.AttachmentError as exc:
-        raise APIError(exc.code, f"{name}: {exc.message}") from exc
-    return files.save_file(attachment_directory(), content, content_type)
-
-
-def answering_field(instance: Instance, form: FormDefinition, name: str) -> str | None:
-    """The file question whose answer is ``name`` (its media type decides what is accepted)."""
-    return next((f for f in sorted(form.binary_fields) if instance.get(f) == name), None)
-
-
 def _receive_again(
     user: User,
     earlier: OdkInstance,
@@ -240,7 +184,7 @@ def _receive_again(
     submission = store.get_submission(earlier.submission_id)
     if edit_of is not None and submission.instance_id != edit_of:
         raise APIError("stale_edit", "This instance belongs to another submission.")
-    _keep_attachments(earlier, stored, now)
+    keep_attachments(earlier, stored, now)
     if earlier.outcome == REJECTED and submission.current_instance_id == earlier.instance_id:
         # Refused before: try again, the state that refused it may have changed.
         return _apply(user, submission, earlier, instance, now)
@@ -305,25 +249,6 @@ def _previous_instance(submission: OdkSubmission, row: OdkInstance) -> OdkInstan
     return store.get_instance(row.deprecated_id)
 
 
-def _keep_attachments(
-    row: OdkInstance,
-    stored: dict[str, files.StoredFile],
-    now: datetime,
-    carried_from: OdkInstance | None = None,
-) -> None:
-    """Record the instance's files; an edit keeps the files of the version it replaces that
-    it still names and did not send again (Collect and pyodk may send only what changed)."""
-    for name, saved in stored.items():
-        store.save_attachment(row.id, name, saved.sha256, saved.size, saved.content_type, now)
-    if carried_from is None:
-        return
-    previous = store.list_attachments([carried_from.id]).get(carried_from.id, {})
-    for name in row.expected_attachments:
-        if name in previous and name not in stored:
-            old = previous[name]
-            store.save_attachment(row.id, name, old.sha256, old.size, old.content_type, now)
-
-
 def _read_references(instance: Instance) -> dict[str, str]:
     try:
         return mapping.read_referenced_ids(instance)
@@ -376,68 +301,6 @@ def _apply(
     return Intake(submission, row, False, results)
 
 
-class RecordMissing(LookupError):
-    """The form names a record (a support item, a payout) that does not exist in the sender's units."""
-
-
-def build_changes(engine_store: SqlStore, submission: OdkSubmission, instance: Instance, now: datetime):
-    """The push changes of ``instance``, built against the current records.
-
-    An edit merges against the versions the submission's earlier instances produced (what
-    the phone saw when it was edited), so answers changed on the server meanwhile are not
-    overwritten by the form's old values.
-    """
-    references = mapping.read_referenced_ids(instance)
-    produced = _versions_produced(submission)
-    if instance.form_id == mapping.EXIT_REGISTRATION:
-        household_id = references["households"]
-        household = engine_store.get_record("households", household_id)
-        household_base = produced.get(("households", household_id)) or (
-            household.version if household else None
-        )
-        kwargs: dict[str, Any] = {}
-        if instance.is_edit:
-            registration = engine_store.get_record("registrations", submission.record_id)
-            kwargs = {
-                "registration": dict(registration.data) if registration is not None else {},
-                "registration_base_version": produced.get(("registrations", submission.record_id)),
-            }
-        return mapping.build_exit_registration_changes(
-            instance,
-            registration_id=submission.record_id,
-            household=dict(household.data) if household is not None else None,
-            household_base_version=household_base,
-            received_at=now,
-            **kwargs,
-        )
-    entity = MAIN_RECORD[instance.form_id]
-    record_id = references[entity]
-    record = engine_store.get_record(entity, record_id)
-    if record is None or record.deleted:
-        what = "support item" if entity == "support_items" else "payout"
-        raise RecordMissing(f"No such {what} ({record_id}) in your units.")
-    base = produced.get((entity, record_id)) or record.version
-    if instance.form_id == mapping.FOLLOW_UP_VISIT:
-        return mapping.build_follow_up_visit_changes(
-            instance, support_item=dict(record.data), base_version=base, received_at=now
-        )
-    return mapping.build_payout_receipt_changes(
-        instance, payout=dict(record.data), base_version=base, received_at=now
-    )
-
-
-def _versions_produced(submission: OdkSubmission) -> dict[tuple[str, str], int]:
-    """The latest version each record reached through the submission's accepted instances."""
-    produced: dict[tuple[str, str], int] = {}
-    for earlier in reversed(store.list_instances(submission.id)):  # oldest first
-        if earlier.outcome != ACCEPTED:
-            continue
-        for result in earlier.results.get("results") or []:
-            if result.get("version") is not None:
-                produced[(result["entity"], result["id"])] = result["version"]
-    return produced
-
-
 def _refuse(
     user: User,
     submission: OdkSubmission,
@@ -446,9 +309,14 @@ def _refuse(
     refusal: dict[str, Any],
     now: datetime,
 ) -> Intake:
-    """Keep a refused instance: the refusal on the instance, every change as a rejected change."""
+    """Keep a refused instance: the refusal on the instance, every change as a rejected change.
+
+    The phone did reach the server, so its device and its user count as synced (the silence
+    audit), as for a push whose changes were all rejected.
+    """
+    keeper = SqlStore()
+    keeper.touch_device(row.device_id or f"odk:{user.username}", user.id, now)
     if attempted:
-        keeper = SqlStore()
         for change, result in attempted:
             errors = result["errors"] or {
                 "code": "not_applied",
@@ -473,7 +341,7 @@ def _refuse(
                     client_time=change.get("client_time"),
                 )
             )
-        keeper.flush()
+    keeper.flush()
     results = [result for _, result in attempted]
     row.outcome, row.results = REJECTED, {"results": results, "refusal": refusal}
     if submission.commune_code is None and submission.district_code is None:

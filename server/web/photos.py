@@ -9,7 +9,7 @@ from server.odk import attachments as files
 from server.odk.instances import InstanceError, parse_instance
 from server.store import odk as odk_store
 from server.store.sync import SqlStore
-from server.submissions.intake import attachment_directory
+from server.submissions.files import attachment_directory
 from server.web import blp
 from server.web.approvals import READERS, find_in_scope
 from server.web.sessions import require_page
