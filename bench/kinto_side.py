@@ -21,6 +21,7 @@ Run alone: ``python -m bench.kinto_side --backend postgresql --records 10000``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -48,6 +49,7 @@ from bench.workloads import (
 
 VENV = Path(__file__).resolve().parent / ".venv-kinto"
 BUCKET = "bench"
+RETRY_SECONDS = 300  # how long a device keeps re-sending a batch Kinto answered 409/503
 PAGE = 1000
 
 
@@ -190,13 +192,14 @@ class KintoTarget:
                 requests.append({"method": "PUT", "path": path, "body": {"data": op.record.data}})
             else:
                 requests.append({"method": "PATCH", "path": path, "body": {"data": op.edited}})
-        for attempt in range(20):
+        deadline = time.monotonic() + RETRY_SECONDS
+        for attempt in itertools.count():
             resp = client.request("POST", "/batch", {"requests": requests})
             if resp.status == 200:
                 break
             # Kinto answers 409/503 ("retry later") when its writers collide; a device retries
-            # (with our own short backoff: Kinto's Retry-After defaults to 30 s).
-            if resp.status in (409, 503) and attempt < 19:
+            # (with our own short backoff: Kinto's Retry-After defaults to 30 s) for a while.
+            if resp.status in (409, 503) and time.monotonic() < deadline:
                 time.sleep(min(1.0, 0.02 * 2**attempt))
                 continue
             raise HttpFailure("POST", "/batch", resp.status, resp.raw.decode("utf-8", "replace"))
