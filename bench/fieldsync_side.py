@@ -42,6 +42,7 @@ from bench.workloads import EDIT_FIELDS, Ack, Op, PulledRecord, make_edit
 PROVINCE = "49"
 PAGE = 1000
 OK_STATUSES = ("applied", "merged", "duplicate")
+RETRY_SECONDS = 300  # how long a device keeps re-sending a batch answered 503 retry
 
 
 class AppUnavailable(RuntimeError):
@@ -173,9 +174,10 @@ class FieldSyncTarget:
                 for op in ops
             ],
         }
-        for attempt in range(20):
+        deadline = time.monotonic() + RETRY_SECONDS
+        for attempt in itertools.count():
             resp = client.request("POST", "/api/v1/sync/push", body)
-            if resp.status == 503 and attempt < 19:
+            if resp.status == 503 and time.monotonic() < deadline:
                 time.sleep(min(1.0, 0.02 * 2**attempt))
                 continue
             if resp.status in (404, 405):
