@@ -101,11 +101,11 @@ def build_exit_report(year: int, as_of: date | None, rows: list[dict], whole_pro
 PAYOUT_MEASURES = ("scheduled", "disbursed", "confirmed", "overdue")
 
 
-def median_days(value) -> Decimal | None:
-    """A median of whole days: a whole or a half day, to one decimal."""
-    if value is None:
+def median_days(twice: int | None) -> Decimal | None:
+    """A median of whole days from twice its value (the store's): a whole or a half day."""
+    if twice is None:
         return None
-    return Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return (Decimal(int(twice)) / 2).quantize(Decimal("0.1"))
 
 
 def build_payout_report(year: int, as_of: date, rows: list[dict]) -> dict:
@@ -115,7 +115,7 @@ def build_payout_report(year: int, as_of: date, rows: list[dict]) -> dict:
         district = {"code": row["code"], "name": row["name"]}
         for measure in PAYOUT_MEASURES:
             district[measure] = {"count": row[f"{measure}_count"], "vnd": row[f"{measure}_vnd"]}
-        district["median_days_late"] = median_days(row["median_days_late"])
+        district["median_days_late"] = median_days(row["median_days_late_x2"])
         district["worst_days_late"] = row["worst_days_late"]
         districts.append(district)
     totals: dict = {
@@ -126,7 +126,7 @@ def build_payout_report(year: int, as_of: date, rows: list[dict]) -> dict:
         for measure in PAYOUT_MEASURES
     }
     # The median of all late payouts in scope, computed in SQL alongside the districts'.
-    totals["median_days_late"] = median_days(rows[0]["all_median_days_late"]) if rows else None
+    totals["median_days_late"] = median_days(rows[0]["all_median_days_late_x2"]) if rows else None
     totals["worst_days_late"] = max(
         (d["worst_days_late"] for d in districts if d["worst_days_late"] is not None), default=None
     )

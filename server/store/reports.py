@@ -3,6 +3,10 @@
 Each function returns one row per district in the caller's scope, in unit-code order, all
 districts included (a LEFT JOIN from the units), whatever the number of records behind them:
 a province of a million households sends back eighteen rows, never the records.
+
+The statements are shaped so that a province never sorts its records: counting each
+household once walks an index already in household order, and medians are read from a
+histogram of days rather than from the sorted payouts (see each function).
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     or_,
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
@@ -32,7 +38,8 @@ from server.extensions import db
 from server.models import Household, Payout, Quota, RecordVersion, Registration, Unit
 from server.scope import Scope
 
-UNPAID = ("disbursed", "confirmed", "cancelled")  # a payout in none of these can be late
+KINDS = {"exit_poverty": "poor", "exit_near_poverty": "near_poor"}
+SETTLED = ("disbursed", "confirmed", "cancelled")  # a payout in none of these can be late
 PAID = ("disbursed", "confirmed")
 
 
@@ -44,40 +51,34 @@ def count_exit_registrations(year: int, scope: Scope, cutoff: datetime | None) -
     ``cutoff`` (the first instant after the as-of day) - only approvals made before it; a
     record deleted at or after the cutoff still counted then. Approved registrations are
     locked, so their current row is what they were when approved.
+
+    "Once per household" numbers each household's approvals (a window in household order,
+    which ``ix_registrations_exit_report`` delivers without a sort) and counts the first.
+    Deleted households are subtracted afterwards - the same count over their registrations
+    only, reached through the few deleted households - because filtering them out before
+    the window would cost the index its order, and after it a join of every row.
     """
-    reg = Registration
-    approved = select(
-        reg.district_code,
-        reg.kind,
-        reg.members,
-        func.row_number()
-        .over(partition_by=(reg.household_id, reg.kind), order_by=(reg.decided_at, reg.id))
-        .label("nth"),
-    ).where(
-        reg.year == year,
-        reg.status == "approved",
-        reg.kind.in_(("exit_poverty", "exit_near_poverty")),
-        alive(reg, cutoff),
-        household_alive(reg.household_id, cutoff),
-        scope.where(reg),
-    )
-    if cutoff is not None:
-        approved = approved.where(reg.decided_at < cutoff)
-    approved = approved.subquery()
+    every = first_approvals(year, scope, cutoff, of_deleted_households=False)
+    deleted = first_approvals(year, scope, cutoff, of_deleted_households=True)
+    signed = union_all(
+        select(every, literal(1).label("sign")), select(deleted, literal(-1).label("sign"))
+    ).subquery()
+    first = signed.c.nth == 1
 
     def tally(kind: str, value) -> ColumnElement:
-        return func.coalesce(func.sum(case((approved.c.kind == kind, value), else_=0)), 0)
+        counted = case((and_(first, signed.c.kind == kind), value * signed.c.sign), else_=0)
+        return cast(func.coalesce(func.sum(counted), 0), BigInteger)
 
     counted = (
         select(
-            approved.c.district_code,
-            tally("exit_poverty", 1).label("poor_households"),
-            tally("exit_poverty", approved.c.members).label("poor_persons"),
-            tally("exit_near_poverty", 1).label("near_poor_households"),
-            tally("exit_near_poverty", approved.c.members).label("near_poor_persons"),
+            signed.c.district_code,
+            *[
+                tally(kind, value).label(f"{category}_{measure}")
+                for kind, category in KINDS.items()
+                for measure, value in (("households", 1), ("persons", signed.c.members))
+            ],
         )
-        .where(approved.c.nth == 1)
-        .group_by(approved.c.district_code)
+        .group_by(signed.c.district_code)
         .subquery()
     )
     district, province = Unit, aliased(Unit)
@@ -88,10 +89,10 @@ def count_exit_registrations(year: int, scope: Scope, cutoff: datetime | None) -
             district.name,
             province.code.label("province_code"),
             province.name.label("province_name"),
-            func.coalesce(counted.c.poor_households, 0).label("poor_households"),
-            func.coalesce(counted.c.poor_persons, 0).label("poor_persons"),
-            func.coalesce(counted.c.near_poor_households, 0).label("near_poor_households"),
-            func.coalesce(counted.c.near_poor_persons, 0).label("near_poor_persons"),
+            *[
+                func.coalesce(counted.c[name], 0).label(name)
+                for name in ("poor_households", "poor_persons", "near_poor_households", "near_poor_persons")
+            ],
             quota.households.label("poor_quota"),
             target["poor"].households.label("poor_target"),
             target["near_poor"].households.label("near_poor_target"),
@@ -115,6 +116,33 @@ def count_exit_registrations(year: int, scope: Scope, cutoff: datetime | None) -
     return [dict(row._mapping) for row in db.session.execute(q)]
 
 
+def first_approvals(year: int, scope: Scope, cutoff: datetime | None, of_deleted_households: bool):
+    """Approved registrations numbered per household and kind (``nth`` = 1: the first approval).
+
+    With ``of_deleted_households``, only those of households deleted (before ``cutoff``).
+    """
+    reg = Registration
+    q = select(
+        reg.district_code,
+        reg.kind,
+        reg.members,
+        func.row_number()
+        .over(partition_by=(reg.household_id, reg.kind), order_by=(reg.decided_at, reg.id))
+        .label("nth"),
+    ).where(
+        reg.year == year,
+        reg.status == "approved",
+        reg.kind.in_(tuple(KINDS)),
+        alive(reg, cutoff),
+        scope.where(reg),
+    )
+    if cutoff is not None:
+        q = q.where(reg.decided_at < cutoff)
+    if of_deleted_households:
+        q = q.join(Household, Household.id == reg.household_id).where(deleted_before(Household, cutoff))
+    return q.subquery()
+
+
 def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -> list[dict]:
     """Payouts of households recognised in ``year``, per district, as they stood on ``as_of``.
 
@@ -123,40 +151,67 @@ def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -
     date), each as a count and VND, with the median and worst days overdue. ``cutoff`` is
     the first instant after ``as_of``: given, the payouts are read from the versions valid
     then (what the records said that day); ``None`` reads the current state.
+
+    One pass groups the payouts by district and days overdue; everything else - the
+    district sums, the medians - is read from those few thousand groups.
     """
-    source = (payouts_now(year) if cutoff is None else payouts_then(year, cutoff)).where(
-        scope.where(source_scope_columns(cutoff))
+    source = payouts_now(year) if cutoff is None else payouts_then(year, cutoff)
+    src = source.where(scope.where(Payout if cutoff is None else RecordVersion)).subquery()
+    is_late = and_(src.c.status.not_in(SETTLED), src.c.due_date < as_of)
+    flagged = select(
+        src.c.district_code,
+        src.c.amount_vnd,
+        case((src.c.status == "cancelled", 0), else_=1).label("scheduled"),
+        case((src.c.status.in_(PAID), 1), else_=0).label("disbursed"),
+        case((src.c.status == "confirmed", 1), else_=0).label("confirmed"),
+        case((is_late, 1), else_=0).label("overdue"),
+        case((is_late, days_between(as_of, src.c.due_date)), else_=null()).label("days_late"),
+    ).subquery()
+    measures = ("scheduled", "disbursed", "confirmed", "overdue")
+    by_day = (
+        select(
+            flagged.c.district_code,
+            flagged.c.days_late,
+            *[func.sum(flagged.c[m]).label(f"{m}_count") for m in measures],
+            *[func.sum(flagged.c[m] * flagged.c.amount_vnd).label(f"{m}_vnd") for m in measures],
+        )
+        .group_by(flagged.c.district_code, flagged.c.days_late)
+        .cte("by_day")
     )
-    src = source.cte("payout_rows")
-    late_days = days_between(as_of, src.c.due_date).label("days")
-    is_late = and_(src.c.status.not_in(UNPAID), src.c.due_date < as_of)
-
-    def tally(condition: ColumnElement, value) -> ColumnElement:
-        # PostgreSQL sums BIGINT into NUMERIC; VND stay whole numbers.
-        return cast(func.coalesce(func.sum(case((condition, value), else_=0)), 0), BigInteger)
-
-    scheduled = src.c.status != "cancelled"
-    paid = src.c.status.in_(PAID)
-    confirmed = src.c.status == "confirmed"
     summed = (
         select(
-            src.c.district_code,
-            tally(scheduled, 1).label("scheduled_count"),
-            tally(scheduled, src.c.amount_vnd).label("scheduled_vnd"),
-            tally(paid, 1).label("disbursed_count"),
-            tally(paid, src.c.amount_vnd).label("disbursed_vnd"),
-            tally(confirmed, 1).label("confirmed_count"),
-            tally(confirmed, src.c.amount_vnd).label("confirmed_vnd"),
-            tally(is_late, 1).label("overdue_count"),
-            tally(is_late, src.c.amount_vnd).label("overdue_vnd"),
-            func.max(case((is_late, late_days), else_=None)).label("worst_days_late"),
+            by_day.c.district_code,
+            *[
+                cast(func.sum(by_day.c[f"{m}_{unit}"]), BigInteger).label(f"{m}_{unit}")
+                for m in measures
+                for unit in ("count", "vnd")
+            ],
+            func.max(by_day.c.days_late).label("worst_days_late"),
         )
-        .group_by(src.c.district_code)
+        .group_by(by_day.c.district_code)
         .subquery()
     )
-    late = select(src.c.district_code, late_days).where(is_late).cte("late")
-    by_district = median_of(late.c.days, late.c.district_code, late).subquery()
-    province_median = select(median_of(late.c.days, None, late).subquery().c.median).scalar_subquery()
+    late = by_day.c.days_late.is_not(None)
+    per_district = histogram_median(
+        select(
+            by_day.c.district_code.label("key"),
+            by_day.c.days_late.label("days"),
+            by_day.c.overdue_count.label("n"),
+        )
+        .where(late)
+        .subquery()
+    ).subquery()
+    everywhere = (
+        select(
+            literal("*").label("key"),
+            by_day.c.days_late.label("days"),
+            func.sum(by_day.c.overdue_count).label("n"),
+        )
+        .where(late)
+        .group_by(by_day.c.days_late)
+        .subquery()
+    )
+    province_median = select(histogram_median(everywhere).subquery().c.median_x2).scalar_subquery()
     district, province = Unit, aliased(Unit)
     q = (
         select(
@@ -164,19 +219,15 @@ def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -
             district.name,
             province.code.label("province_code"),
             province.name.label("province_name"),
-            *[
-                func.coalesce(c, 0).label(c.name)
-                for c in summed.c
-                if c.name not in ("district_code", "worst_days_late")
-            ],
+            *[func.coalesce(c, 0).label(c.name) for c in summed.c if c.name.endswith(("_count", "_vnd"))],
             summed.c.worst_days_late,
-            by_district.c.median.label("median_days_late"),
-            province_median.label("all_median_days_late"),
+            per_district.c.median_x2.label("median_days_late_x2"),
+            province_median.label("all_median_days_late_x2"),
         )
         .select_from(district)
         .outerjoin(province, province.code == district.parent_code)
         .outerjoin(summed, summed.c.district_code == district.code)
-        .outerjoin(by_district, by_district.c.group_key == district.code)
+        .outerjoin(per_district, per_district.c.key == district.code)
         .where(district.level == "district", districts_in(scope))
         .order_by(district.code)
     )
@@ -185,12 +236,7 @@ def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -
 
 def payouts_now(year: int):
     """The current payouts of ``year``: not deleted, their household not deleted."""
-    return select(
-        Payout.district_code,
-        Payout.amount_vnd,
-        Payout.status,
-        Payout.due_date,
-    ).where(
+    return select(Payout.district_code, Payout.amount_vnd, Payout.status, Payout.due_date).where(
         Payout.recognized_year == year,
         Payout.deleted == false(),
         household_alive(Payout.household_id, None),
@@ -204,8 +250,7 @@ def payouts_then(year: int, cutoff: datetime):
     began before it and had not ended. Its data is JSON, read with the portable JSON
     accessors; ``due_date`` is ISO text, made a date for PostgreSQL's date arithmetic.
     """
-    rv = RecordVersion
-    data = rv.data
+    rv, data = RecordVersion, RecordVersion.data
     return select(
         rv.district_code,
         data["amount_vnd"].as_integer().label("amount_vnd"),
@@ -221,31 +266,32 @@ def payouts_then(year: int, cutoff: datetime):
     )
 
 
-def source_scope_columns(cutoff: datetime | None):
-    """The table whose commune/district codes scope the payout rows."""
-    return Payout if cutoff is None else RecordVersion
+def histogram_median(histogram):
+    """Twice the median per ``key`` of a histogram (``key``, ``days``, ``n`` values of days).
 
-
-def median_of(value: ColumnElement, group: ColumnElement | None, source) -> select:
-    """Median of ``value`` per ``group`` (one group when ``None``), in portable SQL.
-
-    Neither SQLite nor the SQL standard both sides share has a median aggregate, so rank
-    the values and average the middle one (odd count) or two (even count).
+    Neither SQLite nor PostgreSQL share a median aggregate, and sorting every late payout to
+    find the middle one costs what the rest of the report costs. The histogram's running
+    total places each day value at positions ``before+1 .. upto``; the median is the mean
+    of the values at positions (n+1) div 2 and (n+2) div 2 - returned as their sum, so it
+    stays a whole number; halve it to read it.
     """
-    key = group if group is not None else literal("*")
-    partition = {"partition_by": group} if group is not None else {}
-    ranked = select(
-        key.label("group_key"),
-        value.label("value"),
-        func.row_number().over(order_by=value, **partition).label("rn"),
-        func.count().over(**partition).label("n"),
+    h = histogram.c
+    running = select(
+        h.key,
+        h.days,
+        h.n,
+        cast(func.sum(h.n).over(partition_by=h.key, order_by=h.days, rows=(None, 0)), BigInteger).label(
+            "upto"
+        ),
+        cast(func.sum(h.n).over(partition_by=h.key), BigInteger).label("total"),
     ).subquery()
-    middle = ranked.c.rn.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
-    return (
-        select(ranked.c.group_key, func.avg(ranked.c.value).label("median"))
-        .where(middle)
-        .group_by(ranked.c.group_key)
-    )
+    r = running.c
+
+    def value_at(position: ColumnElement) -> ColumnElement:
+        return func.max(case((and_(r.upto - r.n < position, position <= r.upto), r.days), else_=null()))
+
+    lower, upper = (r.total + 1) // 2, (r.total + 2) // 2
+    return select(r.key, (value_at(lower) + value_at(upper)).label("median_x2")).group_by(r.key)
 
 
 def alive(model, cutoff: datetime | None) -> ColumnElement[bool]:
@@ -255,16 +301,20 @@ def alive(model, cutoff: datetime | None) -> ColumnElement[bool]:
     return or_(model.deleted == false(), model.deleted_at >= cutoff)
 
 
+def deleted_before(model, cutoff: datetime | None) -> ColumnElement[bool]:
+    """Deleted - and, as of ``cutoff``, deleted before it."""
+    if cutoff is None:
+        return model.deleted == true()
+    return and_(model.deleted == true(), model.deleted_at < cutoff)
+
+
 def household_alive(household_id: ColumnElement, cutoff: datetime | None) -> ColumnElement[bool]:
     """The household is not deleted (as of ``cutoff``): a deleted household leaves every report.
 
-    Written as NOT EXISTS over the deleted households only (a partial index holds them), so
-    the database never joins the full household table to the registrations.
+    NOT EXISTS over the deleted households only (``ix_households_deleted`` holds them), so
+    the database hashes those few rather than joining every household.
     """
-    gone = exists().where(Household.id == household_id, Household.deleted == true())
-    if cutoff is not None:
-        gone = gone.where(Household.deleted_at < cutoff)
-    return ~gone
+    return ~exists().where(Household.id == household_id, deleted_before(Household, cutoff))
 
 
 def districts_in(scope: Scope) -> ColumnElement[bool]:
