@@ -157,3 +157,39 @@ def test_commune_users_get_no_payout_report(client, auth, role):
     resp = client.get(URL, query_string={"year": 2020}, headers=auth.headers(role))
 
     assert resp.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "days_late, median",
+    [([1, 1, 1, 5], 1.0), ([1, 5, 5, 9], 5.0), ([2, 4], 3.0), ([3, 12, 40], 12.0), ([7], 7.0)],
+)
+def test_the_median_of_days_late(app, client, auth, days_late, median):
+    with app.app_context():
+        now = today()
+        hid = f.put("households", f.household(TRA_DOC))
+        late = [f.payout(hid, due_date=(now - timedelta(days=d)).isoformat()) for d in days_late]
+        f.put_many("payouts", late, [TRA_DOC] * len(late))
+
+    resp = client.get(URL, query_string={"year": 2020}, headers=auth.headers("supervisor"))
+
+    report = resp.get_json()
+    assert district(report, "515")["median_days_late"] == median
+    assert report["totals"]["median_days_late"] == median
+    assert district(report, "515")["worst_days_late"] == max(days_late)
+
+
+def test_a_payout_deleted_after_as_of_still_counts_that_day(app, client, auth):
+    with app.app_context():
+        hid = f.put("households", f.household(TRA_DOC))
+        pid = f.put("payouts", f.payout(hid, due_date="2020-09-30"), commune_code=TRA_DOC)
+        gone = datetime(2020, 11, 1, 2, 0, tzinfo=UTC)
+        f.put("payouts", f.payout(hid), record_id=pid, version=2, at=gone, deleted=True, commune_code=TRA_DOC)
+    headers = auth.headers("supervisor")
+
+    def overdue(**query) -> dict:
+        resp = client.get(URL, query_string={"year": 2020, **query}, headers=headers)
+        return district(resp.get_json(), "515")["overdue"]
+
+    assert overdue(as_of="2020-10-31") == {"count": 1, "vnd": 5 * MILLION}
+    assert overdue(as_of="2020-11-01")["count"] == 0  # deleted at 09:00 that day
+    assert overdue()["count"] == 0
