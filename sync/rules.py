@@ -15,6 +15,9 @@ Role summary (always inside the writer's units; scope is checked by the engine):
 - payouts: district officers create them in any status, edit and delete them, and move them
   pending -> approved -> disbursed -> confirmed, or to cancelled before disbursed; field staff
   only confirm a disbursed payout (status and confirmed_on, nothing else).
+- field staff moving a district record to any other status (cancelling an item, approving a
+  payout) is ForbiddenError: the role forbids it whatever the record's state. Their own move
+  from the wrong state (delivering a cancelled item) is InvalidTransitionError.
 
 Support items are created only for an approved registration of the same household (the
 engine checks this against the store). Their `kind` is NOT required to be among the
@@ -215,7 +218,13 @@ def _check_field_staff_move(
             f"Field staff may only record {entity} as {target}.",
             {name: ["Not writable by field staff."] for name in sorted(extra)},
         )
-    if before.get("status") != source or after.get("status") != target:
+    if after.get("status") != target:
+        # No state of the record would allow this move to this writer: a matter of role.
+        raise ForbiddenError(
+            f"Field staff may only record {entity} as {target}; the rest is the district's.",
+            {"status": [f"{before.get('status')} -> {after.get('status')}"]},
+        )
+    if before.get("status") != source:
         raise InvalidTransitionError(
             f"Field staff may only move {entity} from {source} to {target}.",
             {"status": [f"{before.get('status')} -> {after.get('status')}"]},
