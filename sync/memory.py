@@ -124,6 +124,7 @@ class MemoryStore:
         if change.change_id in self.applied:
             raise ValueError(f"change {change.change_id} already applied")
         self.applied[change.change_id] = change
+        self.rejected.pop(change.change_id, None)
 
     def save_rejected_change(self, change: RejectedChange) -> None:
         self.rejected[change.change_id] = change

@@ -128,12 +128,15 @@ class Store(Protocol):
         ...
 
     def save_applied_change(self, change: AppliedChange) -> None:
-        """Spend a change_id: later arrivals of it are answered `duplicate`."""
+        """Spend a change_id: later arrivals of it are answered `duplicate`. A rejection kept
+        for the same change_id (an earlier attempt, refused) is dropped: the change went
+        through after all, and counting it as refused would overstate the sender's errors."""
         ...
 
     def save_rejected_change(self, change: RejectedChange) -> None:
         """Keep a refused change for supervisors. One row per change_id: a change refused
-        again replaces its earlier row (a phone retrying is not a second refusal)."""
+        again replaces its earlier row (a phone retrying is not a second refusal); a change
+        applied later removes it (see `save_applied_change`)."""
         ...
 
     def create_conflict(self, conflict: Conflict) -> None:

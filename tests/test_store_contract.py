@@ -12,13 +12,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from server.cli import DATA
 from server.extensions import db
+from server.models import RejectedChange as RejectedRow
 from server.store.sync import SqlStore
 from sync.actors import Actor, resolve_scope
 from sync.memory import MemoryStore, load_units_csv
-from sync.records import AppliedChange, Conflict, Record, StoredBatch
+from sync.records import AppliedChange, Conflict, Record, RejectedChange, StoredBatch
 from tests.factories import household, new_id
 
 T0 = datetime(2020, 5, 2, 3, 0, tzinfo=UTC)
@@ -40,6 +42,14 @@ class Harness:
             db.session.commit()
             self.store = SqlStore()
         return self.store
+
+    def refusals(self) -> dict[str, tuple]:
+        """The kept refusals, committed, as change_id -> (commune, district, error code)."""
+        if self.kind == "memory":
+            kept = self.memory.rejected.values()
+        else:
+            kept = db.session.execute(select(RejectedRow)).scalars()
+        return {c.change_id: (c.commune_code, c.district_code, c.errors["code"]) for c in kept}
 
 
 @pytest.fixture(params=["memory", "sql"])
@@ -158,6 +168,37 @@ def test_applied_changes_and_batches_are_kept(harness):
         1,
     )
     assert store.get_batch(batch_id).response == {"batch_id": batch_id, "results": []}
+
+
+def refusal(change_id, code, place=TRA_DOC):
+    return RejectedChange(
+        change_id, new_id(), "phone-1", 1, "lan", place[0] or place[1], "registrations", new_id(),
+        "upsert", None, {"year": 2020}, {"code": code, "message": "", "details": {}}, T0,
+        commune_code=place[0], district_code=place[1],
+    )  # fmt: skip
+
+
+def applied(change_id, rid):
+    return AppliedChange(change_id, new_id(), "phone-1", 1, "households", rid, "applied", 1, None, T0)
+
+
+def test_a_refusal_is_kept_in_the_senders_unit_until_the_change_goes_through(harness):
+    store, rid, early, late, same_batch = harness.store, new_id(), new_id(), new_id(), new_id()
+    store.save_rejected_change(refusal(early, "not_found"))
+    store.save_rejected_change(refusal(late, "forbidden", place=(None, "515")))
+    store = harness.commit()
+    assert harness.refusals() == {early: ("20920", "515", "not_found"), late: (None, "515", "forbidden")}
+    # Refused again: one row, the latest refusal. Then accepted: no refusal left.
+    store.save_rejected_change(refusal(early, "validation_error"))
+    store = harness.commit()
+    assert harness.refusals()[early] == ("20920", "515", "validation_error")
+    store.save_version(version(rid, 1))
+    store.save_applied_change(applied(early, rid))
+    # Refused and accepted within one transaction (a batch holding the change twice).
+    store.save_rejected_change(refusal(same_batch, "not_found"))
+    store.save_applied_change(applied(same_batch, new_id()))
+    store = harness.commit()
+    assert harness.refusals() == {late: (None, "515", "forbidden")}
 
 
 def test_conflicts_are_kept_listed_in_scope_and_resolved(harness):

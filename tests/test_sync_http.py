@@ -135,6 +135,36 @@ def test_one_bad_change_among_good_ones_is_rejected_alone_and_kept(app, client, 
         assert kept.data["members"] == 0 and kept.commune_code == "20920"
 
 
+def test_a_refused_change_sent_again_and_accepted_is_no_longer_counted_as_refused(app, client, auth):
+    # The phone sent a form before its household (an interrupted sync); the resend of the
+    # same change, after the household, goes through: the collaborator made no error.
+    name = auth.user("collaborator")
+    phone = Phone(client, auth.headers(username=name))
+    hh = household()
+    hh_change = change("households", str(uuid.uuid4()), hh, None)
+    form = change("registrations", str(uuid.uuid4()), new_registration(hh_change["id"]), None)
+    phone.outbox = [form]
+    assert only_code(phone.push()) == "not_found"
+    phone.outbox = [form]
+    assert only_code(phone.push()) == "not_found"  # refused twice: still one refusal
+    assert count(app, RejectedChange) == 1
+    assert refused_count(client, auth, name) == 1
+    phone.outbox = [hh_change, form]
+    assert statuses(phone.push()) == ["applied", "applied"]
+    assert count(app, RejectedChange) == 0
+    assert refused_count(client, auth, name) == 0
+
+
+def only_code(response: dict) -> str:
+    (result,) = response["results"]
+    return result["errors"]["code"]
+
+
+def refused_count(client, auth, username: str) -> int:
+    body = client.get("/api/v1/activity", headers=auth.headers("supervisor")).get_json()
+    return next(row["rejected_changes"] for row in body["items"] if row["username"] == username)
+
+
 def test_a_collaborator_writing_into_another_commune_is_refused(client, auth):
     phone = Phone(client, auth.headers("collaborator"))
     phone.create("households", household(commune_code="20923"))  # Trà Tân, same district

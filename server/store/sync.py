@@ -236,6 +236,7 @@ class SqlStore:
     def save_applied_change(self, change: AppliedChange) -> None:
         self._new_applied.append(change)
         self._applied[change.change_id] = change
+        self._rejected.pop(change.change_id, None)  # refused earlier in this very batch
 
     def save_rejected_change(self, change: RejectedChange) -> None:
         self._rejected[change.change_id] = change
@@ -297,13 +298,13 @@ class SqlStore:
         )
         if self._new_applied:
             db.session.execute(insert(AppliedRow), [columns_of(c) for c in self._new_applied])
+        # One statement drops the rows a refusal replaces and those of changes now applied
+        # (a refused change sent again and accepted is no longer a refusal).
+        spent = [*self._rejected, *(c.change_id for c in self._new_applied)]
+        if spent:
+            db.session.execute(delete(RejectedRow).where(RejectedRow.change_id.in_(spent)))
         if self._rejected:
-            ids = list(self._rejected)
-            db.session.execute(delete(RejectedRow).where(RejectedRow.change_id.in_(ids)))
-            db.session.execute(
-                insert(RejectedRow),
-                [columns_of(c) for c in self._rejected.values()],
-            )
+            db.session.execute(insert(RejectedRow), [columns_of(c) for c in self._rejected.values()])
         if self._new_conflicts:
             db.session.execute(insert(ConflictRow), [columns_of(c) for c in self._new_conflicts])
         if self._new_audit:

@@ -317,6 +317,7 @@ def _refuse(
     keeper = SqlStore()
     keeper.touch_device(row.device_id or f"odk:{user.username}", user.id, now)
     if attempted:
+        commune_code, district_code = _home_place(user)
         for change, result in attempted:
             errors = result["errors"] or {
                 "code": "not_applied",
@@ -339,6 +340,8 @@ def _refuse(
                     errors=errors,
                     received_at=now,
                     client_time=change.get("client_time"),
+                    commune_code=commune_code,
+                    district_code=district_code,
                 )
             )
     keeper.flush()
