@@ -75,7 +75,15 @@ class StrictArgumentsParser(FlaskParser):
 
     webargs parses bodies with the standard library itself, bypassing Flask's provider, so
     without this every ``@blp.arguments`` view would take NaN, NUL and unbounded nesting.
+    Query strings are held to their schema too: webargs would drop unknown query parameters
+    silently, and the contract says unknown fields are errors, not ignored.
     """
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
 
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):

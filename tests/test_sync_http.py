@@ -354,3 +354,11 @@ def test_a_phone_that_resubmitted_a_returned_form_edits_it_again_before_pulling(
     assert statuses(result) == ["applied"] and result["results"][0]["version"] == 4
     phone.pull()
     assert phone.get("registrations", reg)["data"]["status"] == "submitted"
+
+
+def test_unknown_query_parameters_are_refused_not_ignored(client, auth):
+    headers = auth.headers("commune_official")
+    for url in ("/api/v1/sync/pull?limt=5", "/api/v1/conflicts?stauts=open", "/api/v1/units?levl=commune"):
+        resp = client.get(url, headers=headers)
+        assert resp.status_code == 422, url
+        assert resp.get_json()["error"]["code"] == "validation_error"
