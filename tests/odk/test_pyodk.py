@@ -7,6 +7,9 @@ manager's script would; nothing in it is patched. The commune official's approva
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 from pyodk.client import Client
 from urllib3 import encode_multipart_formdata
@@ -108,3 +111,32 @@ def test_a_chunked_multipart_submission_is_taken(live_server, client, auth):  # 
         f"/v1/projects/1/forms/{FORM}/submissions/uuid%3A{INSTANCE_UUID}/attachments", headers=official
     ).get_json()
     assert attachments == [{"name": PHOTO, "exists": True}]
+
+
+def test_copies_of_one_instance_sent_at_once_make_one_submission(live_server, client, auth):  # noqa: F811
+    """Collect retrying while its first POST is still in flight: every copy 201, one record."""
+    collaborator = auth.user("collaborator", COMMUNE)
+    xml = fill_instance(FORM, EXIT_REGISTRATION_ANSWERS)
+    body, content_type = encode_multipart_formdata(
+        {"xml_submission_file": ("submission.xml", xml, "text/xml")}
+    )
+    start = threading.Barrier(4)
+
+    def send() -> int:
+        start.wait()
+        return requests.post(
+            f"{live_server}/v1/projects/1/submission",
+            data=body,
+            headers={"X-OpenRosa-Version": "1.0", "Content-Type": content_type},
+            auth=(collaborator, PASSWORD),
+            timeout=60,
+        ).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: send(), range(4)))
+    assert statuses == [201] * 4
+    supervisor = auth.headers("supervisor")
+    listed = client.get(f"/v1/projects/1/forms/{FORM}/submissions", headers=supervisor).get_json()
+    assert [s["instanceId"] for s in listed] == [INSTANCE_ID]
+    registration = client.get(f"/api/v1/registrations/{INSTANCE_UUID}", headers=supervisor).get_json()
+    assert registration["version"] == 1
