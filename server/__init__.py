@@ -9,12 +9,23 @@ from pathlib import Path
 from flask import Flask
 from flask_smorest import Api
 
+from schemas.errors import ErrorEnvelope
 from server import inputs
 from server.config import load_settings
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+class DocumentedApi(Api):
+    """flask-smorest's Api, documenting every error as the contract's envelope.
+
+    Without this the OpenAPI document describes flask-smorest's own error body
+    (``{"code": 422, "status": ..., "errors": ...}``), which no response of ours has.
+    """
+
+    ERROR_SCHEMA = ErrorEnvelope
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -37,7 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
-    api = Api(app)  # one per app: its OpenAPI spec belongs to this app
+    api = DocumentedApi(app)  # one per app: its OpenAPI spec belongs to this app
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

@@ -206,7 +206,7 @@ ROUTES: list[Route] = [
     Route(
         "revoke device token",
         "DELETE",
-        "/api/v1/device-tokens/<int:token_id>",
+        "/api/v1/device-tokens/<int(max=2147483647):token_id>",
         "/api/v1/device-tokens/999999",
         allowed=("admin",),
         ok=404,

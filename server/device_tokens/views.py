@@ -91,7 +91,7 @@ class DeviceTokens(MethodView):
         return {"items": [describe(row, username) for row, username in store.list_device_tokens()]}
 
 
-@blp.route("/<int:token_id>")
+@blp.route("/<int(max=2147483647):token_id>")  # larger names no row; SQL would overflow
 class DeviceToken(MethodView):
     @blp.response(204)
     @require_roles("admin")
