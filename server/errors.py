@@ -216,10 +216,22 @@ def register_error_handlers(app: Flask) -> None:
         return answer_error("internal_error")
 
 
+# PostgreSQL SQLSTATEs that mean "the database cannot take this now", whatever the exception
+# class psycopg maps them to: connection exceptions (08...), insufficient resources such as a
+# full disk (53...), an administrator or crash shutdown (57P0...), and a read-only transaction
+# (25006: a standby after failover, or default_transaction_read_only).
+UNAVAILABLE_STATE_PREFIXES = ("08", "53", "57P0", "25006")
+
+
 def is_database_unavailable(exc: Exception) -> bool:
     """A lost connection, a read-only or full disk: the client may retry later."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if state.startswith(UNAVAILABLE_STATE_PREFIXES):
+        return True
     if not isinstance(exc, OperationalError):
         return False
     text = str(exc).lower()

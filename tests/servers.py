@@ -36,8 +36,13 @@ def server_env(app, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(app, workers: int = 4, timeout: float = 60.0, **extra_env: str):
-    """Yield the base URL of ``gunicorn -w N wsgi:app`` serving the test database."""
+def gunicorn(
+    app, workers: int = 4, timeout: float = 60.0, extra_args: tuple[str, ...] = (), **extra_env: str
+):
+    """Yield the base URL of ``gunicorn -w N wsgi:app`` serving the test database.
+
+    ``extra_args`` go to gunicorn before the app (e.g. ``("-c", "tests/gunicorn_pause.py")``).
+    """
     port = free_port()
     cmd = [
         sys.executable,
@@ -51,6 +56,7 @@ def gunicorn(app, workers: int = 4, timeout: float = 60.0, **extra_env: str):
         "5",
         "--log-level",
         "warning",
+        *extra_args,
         "wsgi:app",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(app, **extra_env), start_new_session=True)
