@@ -4,11 +4,14 @@ contract's envelope (or a per-change ``rejected``), never a 500, and nothing is 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import uuid
+from datetime import date, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -341,3 +344,29 @@ def test_hostile_ids_in_paths_are_404(client, auth, entity, record_id):
 def test_a_nul_in_the_url_is_400(client, auth, url):
     resp = client.get(url, headers=auth.headers("collaborator"))
     assert resp.status_code == 400 and envelope(resp)["code"] == "bad_request"
+
+
+# -- exports: text a person typed never runs as a spreadsheet formula ----------------------------------
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_exports_neutralise_formulas_in_names_people_typed(app, client, auth, fmt):
+    """A collaborator account named like a formula, silent for months, in the delays download."""
+    for name in FORMULAS:
+        auth.user("collaborator", username=name)
+    as_of = (date.today() + timedelta(days=90)).isoformat()
+    resp = client.get(
+        f"/api/v1/delays?as_of={as_of}&kind=collaborator_silent&format={fmt}",
+        headers=auth.headers("supervisor"),
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    if fmt == "csv":
+        cells = [c for row in csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))) for c in row]
+        for name in FORMULAS:
+            assert "'" + name in cells and name not in cells
+    else:
+        sheet = load_workbook(io.BytesIO(resp.data)).active
+        cells = [c for row in sheet.iter_rows() for c in row if c.value in FORMULAS]
+        assert len(cells) == len(FORMULAS)  # exactly as typed, and stored as text, not formulas
+        assert all(c.data_type == "s" for c in cells)
