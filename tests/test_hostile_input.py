@@ -370,3 +370,40 @@ def test_exports_neutralise_formulas_in_names_people_typed(app, client, auth, fm
         cells = [c for row in sheet.iter_rows() for c in row if c.value in FORMULAS]
         assert len(cells) == len(FORMULAS)  # exactly as typed, and stored as text, not formulas
         assert all(c.data_type == "s" for c in cells)
+
+
+# -- ODK Central's routes (pyodk): raw XML and OData parameters ------------------------------------------
+XXE_RAW = b"""<?xml version="1.0"?>
+<!DOCTYPE data [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<data id="exit_registration"><head_name>&secret;</head_name>
+<meta><instanceID>uuid:5d0c9f0e-3c11-4a57-9a55-0e2b8f1e7a61</instanceID></meta></data>"""
+
+
+def test_central_raw_xml_with_entities_is_refused_and_leaks_nothing(client, auth):
+    resp = client.post(
+        "/v1/projects/1/forms/exit_registration/submissions",
+        data=XXE_RAW,
+        content_type="application/xml",
+        headers=auth.headers("collaborator"),
+    )
+    assert 400 <= resp.status_code < 500
+    assert b"root:" not in resp.data
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "$top=-1",
+        "$top=99999999999999999999",
+        "$skip=abc",
+        "$filter=__system/submissionDate gt '2020-01-01' or 1=1",
+        "$filter='; DROP TABLE odk_instances; --",
+        "$filter=__system/submissionDate gt 2020-02-30T00:00:00Z",
+        "$count=maybe",
+    ],
+)
+def test_odata_parameters_never_crash_the_server(client, auth, query):
+    resp = client.get(
+        f"/v1/projects/1/forms/exit_registration.svc/Submissions?{query}", headers=auth.headers("admin")
+    )
+    assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
