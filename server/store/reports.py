@@ -53,21 +53,16 @@ def count_exit_registrations(year: int, scope: Scope, cutoff: datetime | None) -
     record deleted at or after the cutoff still counted then. Approved registrations are
     locked, so their current row is what they were when approved.
 
-    "Once per household" numbers each household's approvals (a window in household order,
-    which ``ix_registrations_exit_report`` delivers without a sort) and counts the first.
-    Deleted households are subtracted afterwards - the same count over their registrations
-    only, reached through the few deleted households - because filtering them out before
-    the window would cost the index its order, and after it a join of every row.
+    "Once per household" keeps each household's first approval in household order, which
+    ``ix_registrations_exit_report`` delivers without a sort; on PostgreSQL the deleted
+    households (``ix_households_deleted``, in id order too) are left out by a merge anti-join
+    in the same pass. Nothing sorts or hashes the province's registrations.
     """
-    every = first_approvals(year, scope, cutoff, of_deleted_households=False)
-    deleted = first_approvals(year, scope, cutoff, of_deleted_households=True)
-    signed = union_all(
-        select(every, literal(1).label("sign")), select(deleted, literal(-1).label("sign"))
-    ).subquery()
+    signed = first_approvals(year, scope, cutoff)
     first = signed.c.nth == 1
 
     def tally(kind: str, value) -> ColumnElement:
-        counted = case((and_(first, signed.c.kind == kind), value * signed.c.sign), else_=0)
+        counted = case((and_(first, signed.c.kind == kind), value), else_=0)
         return cast(func.coalesce(func.sum(counted), 0), BigInteger)
 
     counted = (
@@ -117,12 +112,12 @@ def count_exit_registrations(year: int, scope: Scope, cutoff: datetime | None) -
     return [dict(row._mapping) for row in db.session.execute(q)]
 
 
-def first_approvals(year: int, scope: Scope, cutoff: datetime | None, of_deleted_households: bool):
-    """Approved registrations numbered per household and kind (``nth`` = 1: the first approval).
+def first_approvals(year: int, scope: Scope, cutoff: datetime | None):
+    """Approved registrations of living households, numbered per household and kind.
 
-    With ``of_deleted_households``, only those of households deleted (before ``cutoff``).
-    PostgreSQL keeps the first of each household with DISTINCT ON (a Unique node over the
-    index order, half the work of a window); SQLite numbers them with a window.
+    ``nth`` = 1 is a household's first approval of that kind (by ``decided_at``). PostgreSQL
+    keeps only those, with DISTINCT ON (a Unique node over the index order, half the work of
+    a window); SQLite numbers every approval with a window.
     """
     reg = Registration
     household_order = (reg.household_id, reg.kind, reg.decided_at, reg.id)
@@ -140,12 +135,11 @@ def first_approvals(year: int, scope: Scope, cutoff: datetime | None, of_deleted
         reg.status == "approved",
         reg.kind.in_(tuple(KINDS)),
         alive(reg, cutoff),
+        household_alive(reg.household_id, cutoff),
         scope.where(reg),
     )
     if cutoff is not None:
         q = q.where(reg.decided_at < cutoff)
-    if of_deleted_households:
-        q = q.join(Household, Household.id == reg.household_id).where(deleted_before(Household, cutoff))
     return q.subquery()
 
 
