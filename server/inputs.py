@@ -5,7 +5,8 @@ it parses ``NaN`` and ``Infinity`` (which PostgreSQL's JSONB then refuses, mid-t
 it keeps NUL characters (which no PostgreSQL text or JSONB value can hold), and a body of
 100,000 nested brackets exhausts the interpreter's recursion limit. Each of these would reach
 the database or crash a worker and come back as a 500; here they are a 400 in the envelope
-before any view runs. No field of the contract nests deeper than a handful of levels.
+before any view runs. NUL is refused in URLs, form fields and Basic credentials too. No field
+of the contract nests deeper than a handful of levels.
 """
 
 from __future__ import annotations
@@ -103,10 +104,20 @@ class StrictArgumentsParser(FlaskParser):
 Blueprint.ARGUMENTS_PARSER = StrictArgumentsParser()
 
 
-def refuse_nul_in_url() -> None:
-    """A NUL in the path or query reaches SQL as a parameter PostgreSQL cannot hold: refuse it."""
-    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
-        raise APIError("bad_request", "The URL must not contain the NUL character (%00).")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_nul_characters() -> None:
+    """A NUL in the URL, a form field or Basic credentials reaches SQL as a parameter
+    PostgreSQL cannot hold (a 500 there): refuse it first. JSON bodies are checked as parsed."""
+    values = [request.path, *(k + v for k, v in request.args.items(multi=True))]
+    if request.mimetype in FORM_TYPES:
+        values.extend(k + v for k, v in request.form.items(multi=True))
+    credentials = request.authorization
+    if credentials is not None and credentials.type == "basic":
+        values.extend((credentials.username or "", credentials.password or ""))
+    if any("\x00" in value for value in values):
+        raise APIError("bad_request", "The request must not contain the NUL character (%00).")
 
 
 def init_app(app: Flask) -> None:
@@ -114,4 +125,4 @@ def init_app(app: Flask) -> None:
     app.json.ensure_ascii = False  # Vietnamese text travels as UTF-8, not \u escapes
     app.json.sort_keys = False
     app.request_class = JSONRequest
-    app.before_request(refuse_nul_in_url)
+    app.before_request(refuse_nul_characters)

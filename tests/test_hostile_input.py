@@ -4,6 +4,7 @@ contract's envelope (or a per-change ``rejected``), never a 500, and nothing is 
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -407,3 +408,18 @@ def test_odata_parameters_never_crash_the_server(client, auth, query):
         f"/v1/projects/1/forms/exit_registration.svc/Submissions?{query}", headers=auth.headers("admin")
     )
     assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
+
+
+def test_a_nul_in_a_form_or_in_basic_credentials_is_400_not_a_database_error(app, auth):
+    name = auth.user("commune_official")
+    browser = app.test_client()
+    browser.get("/web/login")
+    with browser.session_transaction() as session:
+        csrf = session.get("csrf_token", "")
+    resp = browser.post("/web/login", data={"username": name + "\x00", "password": "x", "csrf_token": csrf})
+    assert resp.status_code == 400
+    basic = base64.b64encode(f"{name}\x00:x".encode()).decode()
+    resp = browser.get(
+        "/v1/projects/1/formList", headers={"Authorization": f"Basic {basic}", "X-OpenRosa-Version": "1.0"}
+    )
+    assert resp.status_code == 400
