@@ -16,6 +16,7 @@ average is printed).
 from __future__ import annotations
 
 import argparse
+import datetime
 import statistics
 import time
 
@@ -24,6 +25,7 @@ from sqlalchemy import create_engine, text
 from bench.services import PG_ADMIN_URL
 
 DB = "fs_bench_reports"
+TODAY = datetime.date.today().isoformat()
 SEED = [
     # Communes numbered 0..240, to spread the households over the province.
     """CREATE TEMP TABLE c AS SELECT (row_number() OVER (ORDER BY code)) - 1 AS i, code, parent_code
@@ -90,6 +92,9 @@ REPORTS = {
         "/api/v1/reports/payouts?year=2020&as_of=2020-10-08",
         "supervisor",
     ),
+    "delays today, province": (f"/api/v1/delays?as_of={TODAY}", "supervisor"),
+    "delays as_of 2020-10-08 (versions), province": ("/api/v1/delays?as_of=2020-10-08", "supervisor"),
+    "delays payout_overdue, district 515": (f"/api/v1/delays?as_of={TODAY}&kind=payout_overdue", "district"),
 }
 
 
@@ -168,7 +173,11 @@ def time_reports(app, url: str) -> None:
             resp = client.get(path, headers=headers[who])
             runs.append(time.perf_counter() - t0)
             assert resp.status_code == 200, resp.data[:300]
-        print(f"{name:50s} cold {runs[0]:.3f} s, warm median {statistics.median(runs[1:]):.3f} s")
+        size = len(resp.data)
+        print(
+            f"{name:50s} cold {runs[0]:.3f} s, warm median {statistics.median(runs[1:]):.3f} s"
+            f" ({size / 1e6:.1f} MB)"
+        )
 
 
 if __name__ == "__main__":

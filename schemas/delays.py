@@ -24,6 +24,16 @@ class DelayQuerySchema(Schema):
         metadata={"description": "Only this district or commune (inside your scope, else 404)."},
     )
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")))
+    limit = fields.Integer(
+        load_default=1000,
+        validate=validate.Range(min=1, max=10000),
+        metadata={"description": "Items per page (JSON only; the files hold every item)."},
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=500),
+        metadata={"description": "The `cursor` of the previous page, to read the next."},
+    )
 
 
 class DelayItemSchema(Schema):
@@ -73,4 +83,9 @@ class DelayReportSchema(Schema):
     as_of = fields.Date(required=True)
     thresholds = fields.Nested(ThresholdsSchema, required=True)
     items = fields.List(fields.Nested(DelayItemSchema), required=True)
+    cursor = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The next page's cursor; null on the last page."},
+    )
     summary = fields.Nested(DelaySummarySchema, required=True)

@@ -364,6 +364,32 @@ def test_most_overdue_first_and_a_summary_per_district(app, client, auth, superv
     assert districts["516"]["worst"]["id"] == ids["u516"]
 
 
+def test_items_come_a_page_at_a_time_and_the_summary_counts_them_all(app, client, auth, supervisor):
+    ids = seed_province(app, auth)
+    order = [ids[k] for k in ["r515", "u516", "p516", "p515", "p515b", "s515"]]
+    whole = delays(client, supervisor, "as_of=2020-10-01")
+    assert whole["cursor"] is None  # six items fit the default page
+    seen, cursor, pages = [], None, 0
+    while True:
+        body = delays(
+            client, supervisor, "as_of=2020-10-01&limit=4" + (f"&cursor={cursor}" if cursor else "")
+        )
+        pages += 1
+        seen += [item["id"] for item in body["items"]]
+        assert body["summary"] == whole["summary"]  # every page: the totals of all items
+        cursor = body["cursor"]
+        if cursor is None:
+            break
+    assert pages == 2 and seen == order
+    # A cursor belongs to its question: another day, kind or unit refuses it.
+    first = delays(client, supervisor, "as_of=2020-10-01&limit=2")
+    for other in ("as_of=2020-10-02", "as_of=2020-10-01&kind=payout_overdue", "as_of=2020-10-01&unit=515"):
+        refused = delays(client, supervisor, f"{other}&limit=2&cursor={first['cursor']}", 422)
+        assert refused["error"]["code"] == "validation_error"
+    delays(client, supervisor, "as_of=2020-10-01&limit=0", 422)
+    delays(client, supervisor, "as_of=2020-10-01&limit=10001", 422)
+
+
 def test_kind_and_unit_filters(app, client, auth, supervisor):
     ids = seed_province(app, auth)
     body = delays(client, supervisor, "as_of=2020-10-01&kind=payout_overdue&kind=support_overdue")

@@ -16,6 +16,7 @@ from schemas.delays import DelayQuerySchema, DelayReportSchema
 from server.auth.current import current_scope, requested_unit, require_roles
 from server.clock import today
 from server.exports import Column, render_table
+from server.pages import decode_cursor, encode_cursor
 from server.scope import Scope
 from server.store import delays as store
 from server.store import units as unit_store
@@ -24,7 +25,6 @@ from sync.delays import KINDS
 blp = Blueprint("delays", __name__, url_prefix="/api/v1", description="Delay audit")
 
 AUDITORS = ("commune_official", "district_officer", "supervisor", "admin")
-WORST_FIELDS = ("kind", "entity", "id", "due_date", "days_overdue")
 EXPORT_COLUMNS = [
     Column(name)
     for name in (
@@ -66,24 +66,32 @@ class Delays(MethodView):
             zone=config["TIMEZONE"],
             from_versions=args["as_of"] < today(),
         )
-        wants_json = args["format"] == "json"
-        items, by_district = store.find_delays(query, summarise=wants_json)
-        if not wants_json:
+        if args["format"] != "json":
             name = f"delays-{query.as_of.isoformat()}"
+            items = store.list_delays(query)
             return render_table(args["format"], name, EXPORT_COLUMNS, items, sheet="delays")
+        # A cursor names an offset into this very question's list: it is salted with the
+        # question, so a cursor of another day, kind or unit is refused (422).
+        asked = (query.as_of.isoformat(), ",".join(query.kinds), unit.unit_code if unit else "")
+        list_name = "delays:" + ":".join(asked)
+        offset = decode_cursor(list_name, args["cursor"], int) or 0
+        limit = args["limit"]
+        page = store.list_delays(query, limit=limit + 1, offset=offset)
+        more = len(page) > limit
         return {
             "as_of": query.as_of,
             "thresholds": {
                 "approval_overdue_days": query.approval_days,
                 "collaborator_silent_days": query.silent_days,
             },
-            "items": items,
-            "summary": summarise(query.kinds, items, by_district, unit or scope),
+            "items": page[:limit],
+            "cursor": encode_cursor(list_name, offset + limit) if more else None,
+            "summary": summarise(query.kinds, store.summarise_delays(query), unit or scope),
         }
 
 
-def summarise(kinds: tuple[str, ...], items: list[dict], by_district: dict, area: Scope) -> dict:
-    """Totals over the items, and the figures of every district of the area asked about."""
+def summarise(kinds: tuple[str, ...], by_district: dict, area: Scope) -> dict:
+    """Totals over every late item (not only one page), and each district of the area."""
     districts = []
     for unit in districts_of(area):
         figures = by_district.get(unit.code) or {
@@ -96,10 +104,10 @@ def summarise(kinds: tuple[str, ...], items: list[dict], by_district: dict, area
         districts.append({"code": unit.code, "name": unit.name, **figures, "counts": counts})
     counts = {kind: sum(f["counts"].get(kind, 0) for f in by_district.values()) for kind in kinds}
     return {
-        "total": len(items),
+        "total": sum(f["total"] for f in by_district.values()),
         "counts": counts,
         "overdue_payout_vnd": sum(f["overdue_payout_vnd"] for f in by_district.values()),
-        "worst": {k: items[0][k] for k in WORST_FIELDS} if items else None,
+        "worst": store.worst_of(by_district),
         "districts": districts,
     }
 

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from server.extensions import db
 from server.models.types import JSONType, UTCDateTime
 
+#: What the delay audit reads of a late record; its partial indexes carry these columns.
+AUDITED_COLUMNS = ["district_code", "commune_code", "id", "household_id", "status"]
+
 
 class SyncedRecord:
     """Columns every synced entity has: identity, version, tombstone and scope."""
@@ -65,6 +68,15 @@ class Registration(SyncedRecord, db.Model):
     __table_args__ = (
         Index("ix_registrations_year_status_kind", "year", "status", "kind"),
         Index("ix_registrations_status_submitted_at", "status", "submitted_at"),
+        # The delay audit reads the registrations still waiting for a decision from this
+        # small partial index alone (PostgreSQL: index-only), not from the whole table.
+        Index(
+            "ix_registrations_waiting",
+            "submitted_at",
+            postgresql_where=text("deleted IS FALSE AND status = 'submitted'"),
+            sqlite_where=text("deleted = 0 AND status = 'submitted'"),
+            postgresql_include=AUDITED_COLUMNS,
+        ),
         # The exit report numbers each household's approvals of a year in this order, and
         # reads the rest from the index alone (PostgreSQL), so a province needs no sort.
         Index(
@@ -96,7 +108,17 @@ class Registration(SyncedRecord, db.Model):
 
 class SupportItem(SyncedRecord, db.Model):
     __tablename__ = "support_items"
-    __table_args__ = (Index("ix_support_items_status_due_date", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_support_items_status_due_date", "status", "due_date"),
+        # Planned items: what the delay audit reads (see ix_registrations_waiting).
+        Index(
+            "ix_support_items_planned",
+            "due_date",
+            postgresql_where=text("deleted IS FALSE AND status = 'planned'"),
+            sqlite_where=text("deleted = 0 AND status = 'planned'"),
+            postgresql_include=AUDITED_COLUMNS,
+        ),
+    )
 
     household_id: Mapped[str] = mapped_column(String(36), index=True)
     registration_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -111,7 +133,19 @@ class SupportItem(SyncedRecord, db.Model):
 
 class Payout(SyncedRecord, db.Model):
     __tablename__ = "payouts"
-    __table_args__ = (Index("ix_payouts_status_due_date", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_payouts_status_due_date", "status", "due_date"),
+        # Unsettled payouts: what the delay audit reads (see ix_registrations_waiting).
+        Index(
+            "ix_payouts_unsettled",
+            "due_date",
+            postgresql_where=text(
+                "deleted IS FALSE AND status NOT IN ('disbursed', 'confirmed', 'cancelled')"
+            ),
+            sqlite_where=text("deleted = 0 AND status NOT IN ('disbursed', 'confirmed', 'cancelled')"),
+            postgresql_include=[*AUDITED_COLUMNS, "amount_vnd"],
+        ),
+    )
 
     household_id: Mapped[str] = mapped_column(String(36), index=True)
     registration_id: Mapped[str | None] = mapped_column(String(36), index=True)

@@ -12,7 +12,7 @@ only receives the late items.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
@@ -29,7 +29,9 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.functions import FunctionElement
 
 from server.extensions import db
 from server.models import Household, Payout, RecordVersion, Registration, SupportItem
@@ -155,6 +157,7 @@ def registration_source(q: DelayQuery):
             r.deleted,
             r.status,
             day_of(r.submitted_at, q.zone).label("received_on"),
+            r.submitted_at,
         ).subquery("registrations_then")
     rv = versions_at("registrations", q.cutoff).subquery("rv")
     return select(
@@ -171,7 +174,7 @@ def registration_source(q: DelayQuery):
 def deleted_household_ids(q: DelayQuery) -> Select:
     """Households deleted (as of the day asked): their records drop out of the audit."""
     if not q.from_versions:
-        return select(Household.id).where(Household.deleted.is_(True))
+        return select(Household.id).where(Household.deleted)  # ix_households_deleted
     rv = versions_at("households", q.cutoff).subquery("hh")
     return select(rv.c.record_id).where(rv.c.deleted.is_(True))
 
@@ -225,12 +228,18 @@ def support_overdue(q: DelayQuery) -> Select:
 def approvals_overdue(q: DelayQuery) -> Select:
     src = registration_source(q)
     due = add_days(src.c.received_on, q.approval_days)
-    return late_item(q, APPROVAL_OVERDUE, "registrations", src, due, src.c.status).where(
+    late = late_item(q, APPROVAL_OVERDUE, "registrations", src, due, src.c.status).where(
         src.c.deleted.is_(False),
         src.c.status == WAITING_REGISTRATION_STATUS,
         src.c.received_on.is_not(None),
         src.c.household_id.not_in(deleted_household_ids(q)),
     )
+    if "submitted_at" in src.c:
+        # The same rule as a range of the stored timestamp (received before the end of the
+        # last day that is already late), so an index serves it: received_on + N < as_of.
+        last_late_day = q.as_of - timedelta(days=q.approval_days + 1)
+        late = late.where(src.c.submitted_at < end_of_day(last_late_day, q.zone))
+    return late
 
 
 def collaborators_silent(q: DelayQuery) -> Select:
@@ -264,40 +273,130 @@ def item_order(items) -> tuple:
     return (c.days_overdue.desc(), c.kind, c.district_code, c.commune_code, c.id)
 
 
-def list_delays(q: DelayQuery) -> list[dict]:
-    """The late items alone, most overdue first (downloads need no summary)."""
-    return find_delays(q, summarise=False)[0]
+#: Other orders a reader may ask for (the dashboard's sortable columns); ties fall back to
+#: ``item_order``. NULLs compare as empty / zero on both databases.
+SORT_KEYS = {
+    "days_overdue": lambda c: c.days_overdue,
+    "due_date": lambda c: c.due_date,
+    "kind": lambda c: c.kind,
+    "district": lambda c: func.coalesce(c.district_code, ""),
+    "amount_vnd": lambda c: func.coalesce(c.amount_vnd, 0),
+}
+
+
+def _row(row) -> dict:
+    return dict(zip(ITEM_COLUMNS, row, strict=True))
+
+
+def list_delays(
+    q: DelayQuery, limit: int | None = None, offset: int = 0, sort: str | None = None, descending: bool = True
+) -> list[dict]:
+    """The late items, most overdue first (or by ``sort``), ``limit`` of them from ``offset``.
+
+    The database sorts and cuts the page; Python only sees the rows it returns.
+    """
+    items = late_items(q)
+    order = item_order(items)
+    if sort is not None:
+        key = SORT_KEYS[sort](items.c)
+        order = (key.desc() if descending else key.asc(), *order)
+    stmt = select(*(items.c[name] for name in ITEM_COLUMNS)).order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    elif offset:
+        stmt = stmt.offset(offset)
+    return [_row(row) for row in db.session.execute(stmt)]
+
+
+class first_in_order(FunctionElement):  # noqa: N801 - a SQL aggregate, named like one
+    """``first_in_order(days_overdue, kind, commune_code, id)``: an aggregate whose value is
+    the group's first item in ``item_order`` (within one district), as text
+    ``"<1999999 - days>|kind|commune|id"``.
+
+    It is ``min`` of that text in byte order (``COLLATE "C"`` on PostgreSQL; SQLite compares
+    bytes already): the fixed-width day figure sorts most overdue first, then kind, commune
+    and id as the list does. One grouped statement then gives every district's worst item
+    beside its counts, with no sort of the whole list.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+def _first_in_order_sql(element, compiler, collate: str, **kw) -> str:
+    days, kind, commune, item_id = (compiler.process(c, **kw) for c in element.clauses)
+    key = (
+        f"CAST({WORST_KEY_BASE} - {days} AS VARCHAR) || '|' || {kind} || '|' || "
+        f"COALESCE({commune}, '') || '|' || {item_id}"
+    )
+    return f"min(({key}){collate})"
+
+
+@compiles(first_in_order, "postgresql")
+def _first_in_order_pg(element, compiler, **kw):
+    return _first_in_order_sql(element, compiler, ' COLLATE "C"', **kw)
+
+
+@compiles(first_in_order, "sqlite")
+def _first_in_order_sqlite(element, compiler, **kw):
+    return _first_in_order_sql(element, compiler, "", **kw)
+
+
+WORST_KEY_BASE = 1_999_999  # days_overdue below a million: the figure always has 7 digits
+ENTITY_OF_KIND = {
+    PAYOUT_OVERDUE: "payouts",
+    APPROVAL_OVERDUE: "registrations",
+    SUPPORT_OVERDUE: "support_items",
+    COLLABORATOR_SILENT: "users",
+}
+
+
+def summarise_delays(q: DelayQuery) -> dict[str | None, dict]:
+    """Per district: how many late items of each kind, VND of late payouts, and the worst
+    item (the district's first in ``item_order``).
+
+    One grouped statement over the late items: no item list reaches Python, so the summary
+    of a province of a million households costs the database's scan and nothing more.
+    """
+    items = late_items(q)
+    district, kind = items.c.district_code, items.c.kind
+    late_vnd = case((kind == PAYOUT_OVERDUE, items.c.amount_vnd), else_=0)
+    worst = first_in_order(items.c.days_overdue, kind, items.c.commune_code, items.c.id)
+    counted = select(district, kind, func.count(), func.sum(late_vnd), worst).group_by(district, kind)
+    districts: dict[str | None, dict] = {}
+    firsts: dict[str | None, str] = {}
+    for code, kind_name, count, vnd, first in db.session.execute(counted):
+        figures = districts.setdefault(
+            code, {"total": 0, "counts": {}, "overdue_payout_vnd": 0, "worst": None}
+        )
+        figures["total"] += count
+        figures["counts"][kind_name] = count
+        figures["overdue_payout_vnd"] += int(vnd or 0)
+        if code not in firsts or first < firsts[code]:
+            firsts[code] = first
+    for code, first in firsts.items():
+        days_key, kind_name, _commune, item_id = first.split("|", 3)
+        days = WORST_KEY_BASE - int(days_key)
+        districts[code]["worst"] = {
+            "kind": kind_name,
+            "entity": ENTITY_OF_KIND[kind_name],
+            "id": item_id,
+            "due_date": q.as_of - timedelta(days=days),
+            "days_overdue": days,
+        }
+    return districts
+
+
+def worst_of(districts: dict[str | None, dict]) -> dict | None:
+    """The most overdue item of all, from the districts' worst (the list's own order)."""
+    ranked = [
+        (-f["worst"]["days_overdue"], f["worst"]["kind"], code or "", f["worst"])
+        for code, f in districts.items()
+        if f["worst"]
+    ]
+    return min(ranked, key=lambda r: r[:3])[3] if ranked else None
 
 
 def find_delays(q: DelayQuery, summarise: bool = True) -> tuple[list[dict], dict[str | None, dict]]:
-    """The late items in order and, per district, how many of each kind, VND of late payouts
-    and the worst item (the district's first in that order).
-
-    One statement: the district figures are window aggregates riding along each item row, so
-    the union of the four kinds runs once.
-    """
-    items = late_items(q)
-    columns = [items.c[name] for name in ITEM_COLUMNS]
-    if summarise:
-        district = items.c.district_code
-        late_vnd = case((items.c.kind == PAYOUT_OVERDUE, items.c.amount_vnd), else_=0)
-        columns += [
-            func.count().over(partition_by=(district, items.c.kind)).label("district_kind_count"),
-            func.count().over(partition_by=district).label("district_total"),
-            func.sum(late_vnd).over(partition_by=district).label("district_vnd"),
-        ]
-    found, districts = [], {}
-    for row in db.session.execute(select(*columns).order_by(*item_order(items))):
-        item = dict(zip(ITEM_COLUMNS, row[: len(ITEM_COLUMNS)], strict=True))
-        found.append(item)
-        if summarise:
-            figures = districts.get(item["district_code"])
-            if figures is None:
-                figures = districts[item["district_code"]] = {
-                    "total": row.district_total,
-                    "counts": {},
-                    "overdue_payout_vnd": int(row.district_vnd or 0),
-                    "worst": {k: item[k] for k in ("kind", "entity", "id", "due_date", "days_overdue")},
-                }
-            figures["counts"][item["kind"]] = row.district_kind_count
-    return found, districts
+    """Every late item in order and (with ``summarise``) the district figures."""
+    return list_delays(q), (summarise_delays(q) if summarise else {})

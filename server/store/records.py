@@ -100,9 +100,17 @@ def save_versions(writes: list[VersionWrite]) -> None:
             .values(valid_to=bindparam("at"))
         )
         db.session.execute(stmt, closing)
+    # Each version is valid until the next write of the same record in this batch: one reverse
+    # pass remembers, per record, when its later version starts.
+    valid_to: list = [None] * len(writes)
+    later: dict[tuple[str, str], object] = {}
+    for i in range(len(writes) - 1, -1, -1):
+        w = writes[i]
+        key = (w.entity, w.record_id)
+        valid_to[i] = later.get(key)
+        later[key] = w.at
     rows = []
     for i, w in enumerate(writes):
-        nxt = next((x for x in writes[i + 1 :] if (x.entity, x.record_id) == (w.entity, w.record_id)), None)
         rows.append(
             {
                 "entity": w.entity,
@@ -113,7 +121,7 @@ def save_versions(writes: list[VersionWrite]) -> None:
                 "commune_code": w.commune_code,
                 "district_code": w.district_code,
                 "valid_from": w.at,
-                "valid_to": nxt.at if nxt else None,
+                "valid_to": valid_to[i],
                 "change_id": w.change_id,
                 "actor": w.actor,
                 "device_id": w.device_id,

@@ -29,13 +29,6 @@ from sync.delays import KINDS
 VIEWERS = ("district_officer", "supervisor", "admin")
 ROWS = 20  # rows of a list shown at first; "show all" raises it to MAX_ROWS
 MAX_ROWS = 1000  # beyond this, the downloads hold every item
-SORTS = {
-    "days_overdue": lambda item: (item["days_overdue"], item["id"]),
-    "due_date": lambda item: (item["due_date"], item["id"]),
-    "kind": lambda item: (item["kind"], -item["days_overdue"]),
-    "district": lambda item: (item["district_code"] or "", -item["days_overdue"]),
-    "amount_vnd": lambda item: (item["amount_vnd"] or 0, item["days_overdue"]),
-}
 
 
 def read_year() -> int:
@@ -91,13 +84,6 @@ def quota_bars(report: dict) -> float:
     return max([100.0, *shares])
 
 
-def sorted_items(items: list[dict], sort: str, direction: str) -> list[dict]:
-    """The store's order is most overdue first; any other column on request."""
-    if sort not in SORTS or (sort == "days_overdue" and direction == "desc"):
-        return items
-    return sorted(items, key=SORTS[sort], reverse=direction == "desc")
-
-
 @blp.route("/dashboard")
 @require_page(*VIEWERS)
 def dashboard():
@@ -109,10 +95,13 @@ def dashboard():
     report = figures.build_exit_report(year, None, rows, scope.level == "province")
 
     query = delay_query(as_of, kind, unit)
-    items, by_district = delay_store.find_delays(query)
-    summary = summarise(query.kinds, items, by_district, unit or scope)
+    summary = summarise(query.kinds, delay_store.summarise_delays(query), unit or scope)
     sort, direction = request.args.get("sort", "days_overdue"), request.args.get("dir", "desc")
-    shown = sorted_items(items, sort, direction)[: read_rows("delay_rows")]
+    if sort not in delay_store.SORT_KEYS:
+        sort, direction = "days_overdue", "desc"
+    shown = delay_store.list_delays(
+        query, limit=read_rows("delay_rows"), sort=sort, descending=direction == "desc"
+    )
     labels = plan_store.get_household_labels([i["household_id"] for i in shown if i["household_id"]])
 
     config = current_app.config
@@ -144,7 +133,7 @@ def dashboard():
         districts=districts,
         names={u.code: u.name for u in unit_store.list_units()},
         items=shown,
-        total_items=len(items),
+        total_items=summary["total"],
         summary=summary,
         labels=labels,
         sort=sort,
