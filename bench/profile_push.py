@@ -19,6 +19,7 @@ import os
 import secrets
 import tempfile
 import time
+import uuid
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         bodies = [
             {
                 "device_id": "profile-device",
-                "batch_id": f"b{i}",
+                "batch_id": str(uuid.uuid4()),
                 "changes": [make_change(r) for r in batch],
             }
             for i, batch in enumerate(chunk(records, args.batch))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Request, current_app, request
+from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint
 from webargs import core
@@ -67,7 +67,12 @@ class JSONRequest(Request):
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:
             return super().on_json_loading_failed(e)  # not JSON at all: Flask's 415
-        reason = str(e) if isinstance(e, UnacceptableJSON) else "the body is not valid JSON"
+        if isinstance(e, UnacceptableJSON):
+            reason = str(e)
+        elif isinstance(e, UnicodeDecodeError):
+            reason = "it is not UTF-8"
+        else:
+            reason = "the body is not valid JSON"
         raise APIError("bad_request", f"The request body was refused: {reason}.")
 
 
@@ -89,13 +94,9 @@ class StrictArgumentsParser(FlaskParser):
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):
             return core.missing
-        data = req.get_data(cache=True)
-        try:
-            return current_app.json.loads(data)
-        except UnacceptableJSON as exc:
-            raise APIError("bad_request", f"The request body was refused: {exc}.") from exc
-        except UnicodeDecodeError as exc:
-            raise APIError("bad_request", "The request body was refused: it is not UTF-8.") from exc
+        # Flask's own parse, cached on the request: a body read earlier (the push size
+        # check) is not parsed twice, and failures become JSONRequest's 400 envelope.
+        return req.get_json(cache=True)
 
 
 # flask-smorest's documented hook, set on import: ``@blp.arguments`` binds the parser when a

@@ -18,7 +18,7 @@ from sync.conflicts import resolve_conflict
 from sync.decisions import decide_registration
 from sync.errors import BatchOwnerError, SyncError
 from sync.pull import pull
-from sync.records import AppliedChange, RejectedChange, StoredBatch
+from sync.records import HOUSEHOLDS, AppliedChange, RejectedChange, StoredBatch
 from sync.store import Store
 
 __all__ = ["decide_registration", "pull", "push_batch", "resolve_conflict"]
@@ -52,8 +52,8 @@ def push_batch(
             raise BatchOwnerError("This batch_id was sent by another user.")
         store.touch_device(device_id, actor.user_id, now)
         return dict(answered.response)
+    _prefetch(store, changes, actor)
     ctx = BatchContext(store, actor, resolve_scope(store, actor), device_id, batch_id, now, validate)
-    _prefetch(store, changes)
     results = [_apply(ctx, change) for change in changes]
     response = {"batch_id": batch_id, "results": results}
     store.save_batch(StoredBatch(batch_id, actor.user_id, device_id, now, response))
@@ -142,11 +142,12 @@ def _result(
     }
 
 
-def _prefetch(store: Store, changes: Iterable[Mapping[str, Any]]) -> None:
+def _prefetch(store: Store, changes: Iterable[Mapping[str, Any]], actor: Actor) -> None:
     """Tell the store every key the batch will read, so a SQL store loads them in bulk."""
     records: set[tuple[str, str]] = set()
     versions: set[tuple[str, str, int]] = set()
     change_ids: list[str] = []
+    units: set[str] = {actor.unit_code}
     for change in changes:
         entity, record_id = change["entity"], change["id"]
         records.add((entity, record_id))
@@ -154,10 +155,12 @@ def _prefetch(store: Store, changes: Iterable[Mapping[str, Any]]) -> None:
         if isinstance(change["base_version"], int):
             versions.add((entity, record_id, change["base_version"]))
         data = change["data"] if isinstance(change["data"], Mapping) else {}
+        if entity == HOUSEHOLDS and isinstance(data.get("commune_code"), str):
+            units.add(data["commune_code"])
         for field_name, referenced in (("household_id", "households"), ("registration_id", "registrations")):
             value = data.get(field_name)
             if isinstance(value, str):
                 # Data is not validated yet; canonical ids are lower-case, and a miss only
                 # costs the store one extra query later.
                 records.add((referenced, value.lower()))
-    store.prefetch(records=records, versions=versions, change_ids=change_ids)
+    store.prefetch(records=records, versions=versions, change_ids=change_ids, units=units)

@@ -52,6 +52,7 @@ class MemoryStore:
         records: Iterable[tuple[str, str]] = (),
         versions: Iterable[tuple[str, str, int]] = (),
         change_ids: Iterable[str] = (),
+        units: Iterable[str] = (),
     ) -> None:
         """Everything is in memory already."""
 

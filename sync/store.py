@@ -63,9 +63,10 @@ class Store(Protocol):
         records: Iterable[tuple[str, str]] = (),
         versions: Iterable[tuple[str, str, int]] = (),
         change_ids: Iterable[str] = (),
+        units: Iterable[str] = (),
     ) -> None:
-        """Hint: the current record of each `(entity, id)`, each `(entity, id, version)` and each
-        applied change_id are about to be read. Loads them in bulk; returns nothing, raises
+        """Hint: the current record of each `(entity, id)`, each `(entity, id, version)`, each
+        applied change_id and each unit code are about to be read. Loads them in bulk; returns nothing, raises
         nothing for keys that do not exist (they are simply absent). Purely an optimisation:
         a store may ignore it."""
         ...

@@ -100,7 +100,16 @@ class SqlStore:
         records: Iterable[Key] = (),
         versions: Iterable[tuple[str, str, int]] = (),
         change_ids: Iterable[str] = (),
+        units: Iterable[str] = (),
     ) -> None:
+        codes = [c for c in set(units) if c not in self._units]
+        if codes:
+            found_units = {
+                r.code: Unit(r.code, r.level, r.parent_code, r.name)
+                for r in db.session.execute(select(UnitRow).where(UnitRow.code.in_(codes))).scalars()
+            }
+            for code in codes:
+                self._units[code] = found_units.get(code)
         keys = sorted(set(records) - set(self._current))
         if keys:
             self._lock(keys)
@@ -124,7 +133,13 @@ class SqlStore:
                 self._applied[change_id] = found_changes.get(change_id)
 
     def _lock(self, keys: list[Key]) -> None:
-        """Row-lock the pull-index rows of existing records, in key order (PostgreSQL)."""
+        """Row-lock the pull-index rows of existing records, in key order (PostgreSQL).
+
+        A statement of its own, before the read: joined to the versions in one locking
+        statement, a row updated by a concurrent writer would be re-checked against the old
+        version after the wait and silently dropped (PostgreSQL's EvalPlanQual), so the
+        record would look new. Locked first, the next statement sees the committed version.
+        """
         if db.session.get_bind().dialect.name != "postgresql":
             return
         q = (

@@ -26,8 +26,9 @@ class CountingStore(MemoryStore):
         self.unannounced: list = []
         self.prefetches = 0
 
-    def prefetch(self, *, records=(), versions=(), change_ids=()):
+    def prefetch(self, *, records=(), versions=(), change_ids=(), units=()):
         self.prefetches += 1
+        self.known |= {("unit", code) for code in units}
         self.known |= {("record", *key) for key in records}
         self.known |= {("version", *key) for key in versions}
         self.known |= {("change", key) for key in change_ids}
@@ -35,6 +36,10 @@ class CountingStore(MemoryStore):
     def _read(self, key):
         if key not in self.known:
             self.unannounced.append(key)
+
+    def get_unit(self, code):
+        self._read(("unit", code))
+        return super().get_unit(code)
 
     def get_record(self, entity, record_id):
         self._read(("record", entity, record_id))
