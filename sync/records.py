@@ -7,7 +7,8 @@ SQL store maps each to a table row and the in-memory store keeps them as they ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,40 @@ IMMUTABLE_FIELDS: Mapping[str, tuple[str, ...]] = {
 SET_FIELDS = frozenset({"needs"})
 
 
+class EncodedData(Mapping[str, Any]):
+    """A record's ``data`` as the JSON text its store holds, decoded only when read.
+
+    A pull passes records through without looking inside them; a store that keeps JSON text
+    can hand it over like this, and the server can send that text as it is instead of
+    decoding it and encoding it again. Reading it as a mapping works as for any record.
+    """
+
+    __slots__ = ("text", "_value")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._value: dict[str, Any] | None = None
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = json.loads(self.text)
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._decoded()) == dict(other)
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping: unhashable, like a dict
+
+
 @dataclass(frozen=True)
 class Unit:
     """An administrative unit: `level` is `province`, `district` or `commune`."""
@@ -94,7 +129,7 @@ class Record:
             "id": self.id,
             "version": self.version,
             "deleted": self.deleted,
-            "data": dict(self.data),
+            "data": self.data if isinstance(self.data, EncodedData) else dict(self.data),
         }
 
 

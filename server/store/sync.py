@@ -20,7 +20,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import Text, cast, delete, insert, select, tuple_, update
 
 from server.extensions import db
 from server.models import AppliedChange as AppliedRow
@@ -31,7 +31,16 @@ from server.models import RejectedChange as RejectedRow
 from server.models import Unit as UnitRow
 from server.store import records as record_store
 from sync.actors import Scope
-from sync.records import AppliedChange, AuditEntry, Conflict, Record, RejectedChange, StoredBatch, Unit
+from sync.records import (
+    AppliedChange,
+    AuditEntry,
+    Conflict,
+    EncodedData,
+    Record,
+    RejectedChange,
+    StoredBatch,
+    Unit,
+)
 
 Key = tuple[str, str]
 
@@ -202,24 +211,39 @@ class SqlStore:
 
     # -- feeds and listings ----------------------------------------------------------------
     def list_changes(self, scope: Scope, after: int, limit: int) -> list[Record]:
+        """The feed after ``after``; each record's ``data`` as the stored JSON text, undecoded
+        (``EncodedData``): a pull sends it on as it is. Plain columns, no ORM objects."""
+        rv, si = RecordVersion.__table__.c, SyncIndex.__table__.c
         q = (
-            select(RecordVersion, SyncIndex.seq)
+            select(
+                rv.entity,
+                rv.record_id,
+                rv.version,
+                rv.deleted,
+                cast(rv.data, Text),
+                rv.commune_code,
+                rv.district_code,
+                rv.valid_from,
+                si.seq,
+            )  # fmt: skip
+            .select_from(SyncIndex.__table__)
             .join(
-                RecordVersion,
-                (RecordVersion.entity == SyncIndex.entity)
-                & (RecordVersion.record_id == SyncIndex.record_id)
-                & (RecordVersion.version == SyncIndex.version),
+                RecordVersion.__table__,
+                (rv.entity == si.entity) & (rv.record_id == si.record_id) & (rv.version == si.version),
             )
-            .where(SyncIndex.seq > after)
-            .order_by(SyncIndex.seq)
+            .where(si.seq > after)
+            .order_by(si.seq)
             .limit(limit)
         )
         if scope.level == "commune":
-            q = q.where(SyncIndex.commune_code == scope.code)
+            q = q.where(si.commune_code == scope.code)
         elif scope.level == "district":
-            q = q.where(SyncIndex.district_code == scope.code)
+            q = q.where(si.district_code == scope.code)
         # The province holds every record there is: no filter, so the seq index serves it.
-        return [record_from_row(row, seq) for row, seq in db.session.execute(q).all()]
+        return [
+            Record(entity, record_id, version, deleted, EncodedData(data), commune, district, at, seq)
+            for entity, record_id, version, deleted, data, commune, district, at, seq in db.session.execute(q)
+        ]
 
     def list_conflicts(
         self,
