@@ -70,7 +70,9 @@ class Push(MethodView):
             store.flush()
             return response
 
-        return run_write(work)
+        # The engine's response is the contract's shape already (it is stored as JSON for
+        # re-sends): written by orjson, not dumped field by field through the schema again.
+        return Response(orjson.dumps(run_write(work)), mimetype="application/json")
 
 
 def cursor_serializer() -> URLSafeSerializer:
