@@ -15,6 +15,7 @@ the same command on two commits, one machine, one run each.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import tempfile
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             cursor, pulled = None, 0
             while True:
                 path = "/api/v1/sync/pull?limit=1000" + (f"&cursor={cursor}" if cursor else "")
-                body = client.get(path, headers=headers).get_json()
+                body = json.loads(client.get(path, headers=headers).data)
                 pulled += len(body["changes"])
                 cursor = body["cursor"]
                 if not body["more"]:

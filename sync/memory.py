@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from sync.actors import Scope
-from sync.records import AppliedChange, AuditEntry, Conflict, Record, RejectedChange, StoredBatch, Unit
+from sync.records import (
+    AppliedChange,
+    AuditEntry,
+    Conflict,
+    FeedEntry,
+    Record,
+    RejectedChange,
+    StoredBatch,
+    Unit,
+)
 
 
 class MemoryStore:
@@ -78,14 +87,14 @@ class MemoryStore:
     def get_conflict(self, conflict_id: str) -> Conflict | None:
         return self.conflicts.get(conflict_id)
 
-    def list_changes(self, scope: Scope, after: int, limit: int) -> list[Record]:
-        page: list[Record] = []
+    def list_feed(self, scope: Scope, after: int, limit: int) -> list[FeedEntry]:
+        page: list[FeedEntry] = []
         for position, key in self.feed.items():
             if position <= after:
                 continue
             record = self.versions[key][-1]
             if scope.covers(record.commune_code, record.district_code):
-                page.append(_with_seq(record, position))
+                page.append(FeedEntry(position, record.to_wire()))
                 if len(page) == limit:
                     break
         return page

@@ -28,11 +28,11 @@ def pull(store: Store, actor: Actor, cursor: int | None, limit: int) -> dict[str
         raise ValidationFailed("Bad cursor.", {"cursor": ["Not a valid cursor."]})
     scope = resolve_scope(store, actor)
     # One record more than asked tells whether another page waits, without a count query.
-    records = store.list_changes(scope, after, limit + 1)
-    page = records[:limit]
+    entries = store.list_feed(scope, after, limit + 1)
+    page = entries[:limit]
     next_cursor = page[-1].seq if page else after
     return {
-        "changes": [record.to_wire() for record in page],
+        "changes": [entry.record for entry in page],
         "cursor": next_cursor,
-        "more": len(records) > limit,
+        "more": len(entries) > limit,
     }

@@ -93,6 +93,16 @@ class EncodedData(Mapping[str, Any]):
 
 
 @dataclass(frozen=True)
+class FeedEntry:
+    """One record of the pull feed: its position, and the record in the contract's shape
+    (``entity``, ``id``, ``version``, ``deleted``, ``data``; see ``Record.to_wire``) - a
+    mapping, which a SQL store may hand over as ``EncodedData`` built by the database."""
+
+    seq: int
+    record: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Unit:
     """An administrative unit: `level` is `province`, `district` or `commune`."""
 

@@ -42,7 +42,16 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sync.actors import Scope
-from sync.records import AppliedChange, AuditEntry, Conflict, Record, RejectedChange, StoredBatch, Unit
+from sync.records import (
+    AppliedChange,
+    AuditEntry,
+    Conflict,
+    FeedEntry,
+    Record,
+    RejectedChange,
+    StoredBatch,
+    Unit,
+)
 
 
 @runtime_checkable
@@ -98,13 +107,14 @@ class Store(Protocol):
         ...
 
     # -- feeds and listings ----------------------------------------------------------------
-    def list_changes(self, scope: Scope, after: int, limit: int) -> list[Record]:
+    def list_feed(self, scope: Scope, after: int, limit: int) -> list[FeedEntry]:
         """Records inside `scope` whose latest write has a feed position greater than `after`,
         in increasing `seq`, each record once at its latest version (tombstones included), at
-        most `limit` of them, each with `seq` set. Scope filter: `commune_code = scope.code`
-        (commune), `district_code = scope.code` (district) or `district_code IN
-        scope.district_codes` (province). Positions are > 0; `after=0` lists everything.
-        Must cost in proportion to the rows returned (an index on seq, or on (unit, seq))."""
+        most `limit` of them, as `FeedEntry(seq, record.to_wire())`. Scope filter:
+        `commune_code = scope.code` (commune), `district_code = scope.code` (district) or
+        `district_code IN scope.district_codes` (province). Positions are > 0; `after=0`
+        lists everything. Must cost in proportion to the rows returned (an index on seq, or
+        on (unit, seq))."""
         ...
 
     def list_conflicts(

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import random
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 
@@ -23,7 +19,7 @@ from server.store.sync import SqlStore
 from sync.engine import pull, push_batch
 from tests.factories import household
 from tests.phones import change
-from tests.servers import gunicorn
+from tests.servers import HttpPhone, gunicorn, http
 
 
 def push_in_transaction(
@@ -90,54 +86,19 @@ def test_a_pull_never_skips_a_change_committed_behind_a_later_one(app, auth):
     assert seen == [first_hh, second_hh]
 
 
-def http(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
-
-
-class Device:
+class Device(HttpPhone):
     """A phone over real HTTP: holds pulled records, edits them, pushes, re-sends."""
 
+    PAGE = 1000
+    ATTEMPTS = 20
+
     def __init__(self, base: str, token: str, seed: int):
-        self.base, self.token, self.rng = base, token, random.Random(seed)
-        self.device_id = f"phone-{seed}"
-        self.held: dict[str, dict] = {}
-        self.cursor: str | None = None
+        super().__init__(base, token, seed)
         self.sent: dict[str, dict] = {}  # change_id -> last result
         self.failures: list = []
 
-    def pull(self) -> None:
-        while True:
-            url = f"{self.base}/api/v1/sync/pull?limit=1000" + (
-                f"&cursor={self.cursor}" if self.cursor else ""
-            )
-            status, page = http("GET", url, token=self.token)
-            assert status == 200, page
-            for rec in page["changes"]:
-                self.held[rec["id"]] = rec
-            self.cursor = page["cursor"]
-            if not page["more"]:
-                return
-
     def push(self, changes: list[dict]) -> None:
-        body = {"device_id": self.device_id, "batch_id": str(uuid.uuid4()), "changes": changes}
-        for _attempt in range(20):
-            status, resp = http("POST", f"{self.base}/api/v1/sync/push", body, self.token)
-            if status == 503:
-                continue  # nothing was committed: send the same batch again
-            assert status == 200, (status, resp)
-            break
-        else:
-            self.failures.append("503 twenty times")
-            return
+        body, resp = self.send(changes)
         for result in resp["results"]:
             self.sent[result["change_id"]] = result
         if self.rng.random() < 0.3:  # the response was "lost": the phone re-sends the batch

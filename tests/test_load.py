@@ -12,12 +12,8 @@ Bounded in count and time, loopback only. CI runs a small size; the full size is
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import threading
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -27,7 +23,7 @@ from server.extensions import db
 from server.models import AppliedChange, Conflict, RecordVersion, SyncIndex
 from tests.factories import household
 from tests.phones import change
-from tests.servers import gunicorn
+from tests.servers import HttpPhone, gunicorn
 
 DEVICES = int(os.environ.get("LOAD_DEVICES", "8"))
 CHANGES = int(os.environ.get("LOAD_CHANGES", "40"))  # per device
@@ -35,50 +31,14 @@ WORKERS = int(os.environ.get("LOAD_WORKERS", "4"))
 USERS = max(1, DEVICES // 3)  # several phones per collaborator, all in one commune: records overlap
 
 
-def http(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
-
-
-class LoadPhone:
+class LoadPhone(HttpPhone):
     """A phone over real HTTP that creates and edits households and re-sends at random."""
 
     def __init__(self, base: str, token: str, seed: int):
-        self.base, self.token, self.rng = base, token, random.Random(seed)
-        self.device_id = f"load-{seed}"
-        self.held: dict[str, dict] = {}
-        self.cursor: str | None = None
+        super().__init__(base, token, seed, prefix="load")
         self.results: dict[str, dict] = {}  # change_id -> the result the phone was given
         self.sent = 0
         self.problems: list[str] = []
-
-    def pull(self) -> None:
-        while True:
-            after = f"&cursor={self.cursor}" if self.cursor else ""
-            _, page = self.call("GET", f"{self.base}/api/v1/sync/pull?limit=500{after}")
-            for record in page["changes"]:
-                self.held[record["id"]] = record
-            self.cursor = page["cursor"]
-            if not page["more"]:
-                return
-
-    def call(self, method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
-        """One request, re-sent while the server says 503 (nothing was committed)."""
-        for _attempt in range(50):
-            status, answer = http(method, url, body, self.token)
-            if status != 503:
-                if status != 200:
-                    raise AssertionError(f"{method} {url}: {status} {answer}")
-                return status, answer
-        raise AssertionError(f"{method} {url}: 503 fifty times")
 
     def next_batch(self) -> list[dict]:
         size = min(self.rng.randint(1, 25), CHANGES - self.sent)
@@ -102,18 +62,17 @@ class LoadPhone:
         return changes
 
     def push(self, changes: list[dict]) -> None:
-        url = f"{self.base}/api/v1/sync/push"
-        body = {"device_id": self.device_id, "batch_id": str(uuid.uuid4()), "changes": changes}
-        _, answer = self.call("POST", url, body)
+        url = "/api/v1/sync/push"
+        body, answer = self.send(changes)
         for result in answer["results"]:
             self.results[result["change_id"]] = result
         roll = self.rng.random()
         if roll < 0.2:  # the response was lost: the same batch again answers the same
-            _, again = self.call("POST", url, body)
+            again = self.call("POST", url, body)
             if again != answer:
                 self.problems.append(f"batch {body['batch_id']} answered differently on resend")
         elif roll < 0.3:  # the phone rebuilt its outbox: same changes, new batch id
-            _, again = self.call("POST", url, {**body, "batch_id": str(uuid.uuid4())})
+            again = self.call("POST", url, {**body, "batch_id": str(uuid.uuid4())})
             for first, second in zip(answer["results"], again["results"], strict=True):
                 expected = "rejected" if first["status"] == "rejected" else "duplicate"
                 if second["status"] != expected or (

@@ -116,11 +116,19 @@ def test_the_feed_lists_each_record_once_at_its_latest_version(harness):
     store = harness.commit()
     store.save_version(version(first, 2, members=6))
     store = harness.commit()
-    feed = store.list_changes(scope_of(store, "49"), 0, 100)
-    assert [(r.id, r.version) for r in feed] == [(second, 1), (first, 2)]
+    feed = store.list_feed(scope_of(store, "49"), 0, 100)
+    assert [(e.record["id"], e.record["version"]) for e in feed] == [(second, 1), (first, 2)]
     assert feed[0].seq < feed[1].seq
-    assert [r.id for r in store.list_changes(scope_of(store, "49"), feed[0].seq, 100)] == [first]
-    assert store.list_changes(scope_of(store, "49"), feed[1].seq, 100) == []
+    assert [e.record["id"] for e in store.list_feed(scope_of(store, "49"), feed[0].seq, 100)] == [first]
+    assert store.list_feed(scope_of(store, "49"), feed[1].seq, 100) == []
+    # Each entry is the record in the contract's shape, with its data as stored.
+    assert dict(feed[1].record) == {
+        "entity": "households",
+        "id": first,
+        "version": 2,
+        "deleted": False,
+        "data": {**version(first, 2, members=6).data},
+    }
 
 
 def test_the_feed_pages_by_position(harness):
@@ -130,9 +138,9 @@ def test_the_feed_pages_by_position(harness):
         store.save_version(version(rid, 1))
     store = harness.commit()
     seen, after = [], 0
-    while page := store.list_changes(scope_of(store, "49"), after, 2):
+    while page := store.list_feed(scope_of(store, "49"), after, 2):
         assert len(page) <= 2
-        seen += [r.id for r in page]
+        seen += [e.record["id"] for e in page]
         after = page[-1].seq
     assert sorted(seen) == sorted(ids)
 
@@ -147,7 +155,7 @@ def test_the_feed_is_scoped_by_unit(harness, unit, expected):
     store.save_version(version(ids["b"], 1, TRA_SON))
     store.save_version(version(ids["c"], 1, CH_OM))
     store = harness.commit()
-    found = {r.id for r in store.list_changes(scope_of(store, unit), 0, 100)}
+    found = {e.record["id"] for e in store.list_feed(scope_of(store, unit), 0, 100)}
     assert found == {ids[name] for name in expected}
 
 

@@ -25,21 +25,7 @@ from sync.delays import KINDS
 blp = Blueprint("delays", __name__, url_prefix="/api/v1", description="Delay audit")
 
 AUDITORS = ("commune_official", "district_officer", "supervisor", "admin")
-EXPORT_COLUMNS = [
-    Column(name)
-    for name in (
-        "kind",
-        "entity",
-        "id",
-        "household_id",
-        "district_code",
-        "commune_code",
-        "due_date",
-        "days_overdue",
-        "status",
-        "amount_vnd",
-    )
-]
+EXPORT_COLUMNS = [Column(name) for name in store.ITEM_COLUMNS]
 
 
 @blp.route("/delays")

@@ -109,19 +109,29 @@ def versions_at(entity: str, cutoff: datetime):
     )
 
 
-def payout_source(q: DelayQuery):
-    if not q.from_versions:
-        p = Payout
-        cols = [p.id, p.household_id, p.district_code, p.commune_code, p.deleted, p.status, p.due_date]
-        return select(*cols, p.amount_vnd).subquery("payouts_then")
-    rv = versions_at("payouts", q.cutoff).subquery("rv")
-    return select(
+def kept_record(entity: str, q: DelayQuery):
+    """The versions of ``entity`` valid on the day asked, with the columns every source has
+    (``id``, ``household_id``, units, ``deleted``, ``status``) read from their JSON."""
+    rv = versions_at(entity, q.cutoff).subquery("rv")
+    columns = (
         rv.c.record_id.label("id"),
         json_text(rv.c.data, "household_id").label("household_id"),
         rv.c.district_code,
         rv.c.commune_code,
         rv.c.deleted,
         json_text(rv.c.data, "status").label("status"),
+    )
+    return rv, columns
+
+
+def payout_source(q: DelayQuery):
+    if not q.from_versions:
+        p = Payout
+        cols = [p.id, p.household_id, p.district_code, p.commune_code, p.deleted, p.status, p.due_date]
+        return select(*cols, p.amount_vnd).subquery("payouts_then")
+    rv, columns = kept_record("payouts", q)
+    return select(
+        *columns,
         json_date(json_text(rv.c.data, "due_date")).label("due_date"),
         cast(json_text(rv.c.data, "amount_vnd"), BigInteger).label("amount_vnd"),
     ).subquery("payouts_then")
@@ -133,16 +143,10 @@ def support_source(q: DelayQuery):
         return select(
             s.id, s.household_id, s.district_code, s.commune_code, s.deleted, s.status, s.due_date
         ).subquery("support_then")
-    rv = versions_at("support_items", q.cutoff).subquery("rv")
-    return select(
-        rv.c.record_id.label("id"),
-        json_text(rv.c.data, "household_id").label("household_id"),
-        rv.c.district_code,
-        rv.c.commune_code,
-        rv.c.deleted,
-        json_text(rv.c.data, "status").label("status"),
-        json_date(json_text(rv.c.data, "due_date")).label("due_date"),
-    ).subquery("support_then")
+    rv, columns = kept_record("support_items", q)
+    return select(*columns, json_date(json_text(rv.c.data, "due_date")).label("due_date")).subquery(
+        "support_then"
+    )
 
 
 def registration_source(q: DelayQuery):
@@ -159,16 +163,9 @@ def registration_source(q: DelayQuery):
             day_of(r.submitted_at, q.zone).label("received_on"),
             r.submitted_at,
         ).subquery("registrations_then")
-    rv = versions_at("registrations", q.cutoff).subquery("rv")
-    return select(
-        rv.c.record_id.label("id"),
-        json_text(rv.c.data, "household_id").label("household_id"),
-        rv.c.district_code,
-        rv.c.commune_code,
-        rv.c.deleted,
-        json_text(rv.c.data, "status").label("status"),
-        day_of(json_timestamp(json_text(rv.c.data, "submitted_at")), q.zone).label("received_on"),
-    ).subquery("registrations_then")
+    rv, columns = kept_record("registrations", q)
+    received = day_of(json_timestamp(json_text(rv.c.data, "submitted_at")), q.zone)
+    return select(*columns, received.label("received_on")).subquery("registrations_then")
 
 
 def deleted_household_ids(q: DelayQuery) -> Select:
