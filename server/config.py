@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from server import jsontext
+
 DEFAULTS = {
     "ACCESS_TOKEN_TTL": 15 * 60,  # seconds; short, a phone refreshes it
     "REFRESH_TOKEN_TTL": 30 * 24 * 3600,  # must outlive a week offline in the mountains
@@ -84,10 +86,18 @@ def development_secret(instance_path: str) -> str:
 
 
 def engine_options(url: str) -> dict:
+    # orjson for JSON columns: every push writes each record's data, its audit before/after
+    # and the stored answer, and the standard library's encoder was a visible share of it.
+    json_options = {"json_serializer": jsontext.dumps_text}
     if url.startswith("sqlite"):
         # A writer waits for the lock instead of failing at once.
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": 30}, **json_options}
     # pre-ping: a restarted PostgreSQL costs one failed check, not a crashed request.
     # jit off: our statements are short or index-driven; PostgreSQL's JIT compiles for
     # ~100 ms on every large report and earns nothing back (measured on the delay audit).
-    return {"pool_pre_ping": True, "pool_recycle": 1800, "connect_args": {"options": "-c jit=off"}}
+    return {
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "connect_args": {"options": "-c jit=off"},
+        **json_options,
+    }

@@ -33,8 +33,12 @@ def _refuse_constant(name: str) -> Any:
     raise UnacceptableJSON(f"{name} is not a JSON number")
 
 
-def check_json_value(value: Any) -> None:
-    """Raise UnacceptableJSON for nesting deeper than MAX_DEPTH or a NUL in any string or key."""
+def check_json_value(value: Any, may_hold_nul: bool = True) -> None:
+    """Raise UnacceptableJSON for nesting deeper than MAX_DEPTH or a NUL in any string or key.
+
+    With ``may_hold_nul`` false (the text parsed holds no ``\\u0000`` escape, the only way
+    a JSON text can carry a NUL) only the containers are walked, not every string.
+    """
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -45,7 +49,9 @@ def check_json_value(value: Any) -> None:
             if depth > MAX_DEPTH:
                 raise UnacceptableJSON(f"JSON nested deeper than {MAX_DEPTH} levels")
             children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+            stack.extend(
+                (child, depth + 1) for child in children if may_hold_nul or isinstance(child, dict | list)
+            )
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -57,7 +63,11 @@ class StrictJSONProvider(DefaultJSONProvider):
             value = json.loads(s, **kwargs)
         except RecursionError as exc:
             raise UnacceptableJSON(f"JSON nested deeper than {MAX_DEPTH} levels") from exc
-        check_json_value(value)
+        # JSON strings cannot hold a raw NUL (json refuses control characters), only the
+        # escape; without it in the text, no value needs looking at for NUL. Bytes with a
+        # zero byte may be UTF-16/32 (json detects those), where the escape looks different.
+        text = s if isinstance(s, bytes | bytearray) else s.encode("utf-8", "surrogatepass")
+        check_json_value(value, may_hold_nul=b"\\u0000" in text or b"\x00" in text)
         return value
 
 

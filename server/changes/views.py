@@ -10,6 +10,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from schemas.records import validate_record
 from schemas.sync import PullQuerySchema, PullResponseSchema, PushRequestSchema, PushResponseSchema
+from server import jsontext
 from server.auth.current import current_user, require_roles
 from server.clock import utcnow
 from server.errors import APIError
@@ -72,7 +73,7 @@ class Push(MethodView):
 
         # The engine's response is the contract's shape already (it is stored as JSON for
         # re-sends): written by orjson, not dumped field by field through the schema again.
-        return Response(orjson.dumps(run_write(work)), mimetype="application/json")
+        return Response(jsontext.dumps(run_write(work)), mimetype="application/json")
 
 
 def cursor_serializer() -> URLSafeSerializer:
@@ -114,7 +115,7 @@ class Pull(MethodView):
         # The body is PullResponseSchema's shape (documented above), written by orjson with
         # each record's stored JSON spliced in as it is: decoding every record's data only to
         # encode it again was most of a pull's cost.
-        return Response(orjson.dumps(page, default=stored_json), mimetype="application/json")
+        return Response(jsontext.dumps(page, default=stored_json), mimetype="application/json")
 
 
 def stored_json(value):

@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Text, delete, insert, select, tuple_, update
+from sqlalchemy import String, Text, any_, delete, insert, literal, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -62,9 +64,14 @@ def record_from_row(row: RecordVersion, seq: int | None = None) -> Record:
     )
 
 
+@cache
+def field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
 def columns_of(item: Any, **renamed: str) -> dict[str, Any]:
     """A frozen dataclass as a row's column values (JSON fields copied to plain dicts)."""
-    values = {f.name: getattr(item, f.name) for f in fields(item)}
+    values = {name: getattr(item, name) for name in field_names(type(item))}
     for attr, column in renamed.items():
         values[column] = values.pop(attr)
     return {k: (plain(v) if isinstance(v, Mapping) else v) for k, v in values.items()}
@@ -103,6 +110,23 @@ def _wire_record_sqlite(element, compiler, **kw):
     return (
         f"json_object('entity', {entity}, 'id', {record_id}, 'version', {version}, "
         f"'deleted', json(CASE WHEN {deleted} THEN 'true' ELSE 'false' END), 'data', json({data}))"
+    )
+
+
+def among_keys(model, keys: list[Key]):
+    """``(entity, record_id)`` is one of ``keys``.
+
+    PostgreSQL: ``entity = ANY(array) AND record_id = ANY(array)``, two parameters whatever
+    the batch size - a row-value IN list of 500 pairs took several times longer to plan than
+    to run. That is a superset when an id repeats under another entity, which callers drop
+    by looking rows up by their exact key. SQLite: the row-value IN list itself.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return tuple_(model.entity, model.record_id).in_(keys)
+    entities = sorted({entity for entity, _ in keys})
+    ids = sorted({record_id for _, record_id in keys})
+    return (model.entity == any_(literal(entities, ARRAY(String)))) & (
+        model.record_id == any_(literal(ids, ARRAY(String)))
     )
 
 
@@ -152,12 +176,13 @@ class SqlStore:
                 self._units[code] = found_units.get(code)
         keys = sorted(set(records) - set(self._current))
         if keys:
-            self._lock(keys)
-            self._load_current(keys)
+            existing = self._lock(keys)
+            self._load_current(keys, existing)
         wanted = [v for v in set(versions) if v not in self._versions]
         if wanted:
             q = select(RecordVersion).where(
-                tuple_(RecordVersion.entity, RecordVersion.record_id, RecordVersion.version).in_(wanted)
+                among_keys(RecordVersion, [(e, r) for e, r, _ in wanted]),
+                RecordVersion.version.in_(sorted({v for _, _, v in wanted})),
             )
             found = {
                 (r.entity, r.record_id, r.version): record_from_row(r)
@@ -172,8 +197,9 @@ class SqlStore:
             for change_id in ids:
                 self._applied[change_id] = found_changes.get(change_id)
 
-    def _lock(self, keys: list[Key]) -> None:
-        """Row-lock the pull-index rows of existing records, in key order (PostgreSQL).
+    def _lock(self, keys: list[Key]) -> set[Key] | None:
+        """Row-lock the pull-index rows of existing records, in key order (PostgreSQL), and
+        return which of ``keys`` exist (None on SQLite, where writers are serialised anyway).
 
         A statement of its own, before the read: joined to the versions in one locking
         statement, a row updated by a concurrent writer would be re-checked against the old
@@ -181,21 +207,28 @@ class SqlStore:
         record would look new. Locked first, the next statement sees the committed version.
         """
         if db.session.get_bind().dialect.name != "postgresql":
-            return
+            return None
+        si = SyncIndex.__table__.c
         q = (
-            select(SyncIndex.entity)
-            .where(tuple_(SyncIndex.entity, SyncIndex.record_id).in_(keys))
-            .order_by(SyncIndex.entity, SyncIndex.record_id)
+            select(si.entity, si.record_id)
+            .where(among_keys(SyncIndex, keys))
+            .order_by(si.entity, si.record_id)
             .with_for_update()
         )
-        db.session.execute(q).all()
+        wanted = set(keys)
         self._locked.update(keys)
+        return {tuple(row) for row in db.session.execute(q)} & wanted
 
-    def _load_current(self, keys: list[Key]) -> None:
-        q = select(RecordVersion).where(
-            tuple_(RecordVersion.entity, RecordVersion.record_id).in_(keys), RecordVersion.valid_to.is_(None)
-        )
-        found = {(r.entity, r.record_id): record_from_row(r) for r in db.session.execute(q).scalars()}
+    def _load_current(self, keys: list[Key], existing: set[Key] | None = None) -> None:
+        """The latest version of each of ``keys``; only of ``existing`` when known (a batch of
+        new records then costs no read at all)."""
+        look_up = keys if existing is None else sorted(existing)
+        found = {}
+        if look_up:
+            q = select(RecordVersion).where(
+                among_keys(RecordVersion, look_up), RecordVersion.valid_to.is_(None)
+            )
+            found = {(r.entity, r.record_id): record_from_row(r) for r in db.session.execute(q).scalars()}
         for key in keys:
             self._current[key] = found.get(key)
 
