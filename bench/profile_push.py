@@ -7,7 +7,7 @@ Makes a fresh database (a SQLite file in a temporary folder, or ``fs_bench_profi
 PostgreSQL, dropped at the end), sets it up with the documented commands, then pushes
 ``--records`` records from ``bench/records.py`` through the Flask test client in batches
 and pulls them back, printing records/s. With ``--profile`` the chosen phase runs under
-pyinstrument (``pip install pyinstrument``) and its call tree is printed (or written as
+pyinstrument (``pip install -e '.[bench]'``) and its call tree is printed (or written as
 HTML). This is where the before/after figures in the README's benchmark section come from:
 the same command on two commits, one machine, one run each.
 """

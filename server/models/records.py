@@ -15,8 +15,9 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from server.extensions import db
 from server.models.types import JSONType, UTCDateTime
 
-#: What the delay audit reads of a late record; its partial indexes carry these columns.
-AUDITED_COLUMNS = ["district_code", "commune_code", "id", "household_id", "status"]
+#: What the delay audit reads of a late record; its partial indexes carry these columns
+#: (``updated_at``: a past day reads the current row of a record unchanged since).
+AUDITED_COLUMNS = ["district_code", "commune_code", "id", "household_id", "status", "updated_at"]
 
 
 class SyncedRecord:

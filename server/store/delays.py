@@ -124,56 +124,70 @@ def kept_record(entity: str, q: DelayQuery):
     return rv, columns
 
 
+def on_the_day(q: DelayQuery, model, now: Select, rv, then: Select):
+    """A source as it stood on a past day: records unchanged since then come from the
+    current table (``updated_at`` before the day ended: the current version already held),
+    and only those changed afterwards from the version they had then (one whose validity
+    ended after the day). The partial indexes of the current tables serve the first part;
+    the versions read are those of records edited since, not every version kept."""
+    return union_all(now.where(model.updated_at < q.cutoff), then.where(rv.c.valid_to.is_not(None)))
+
+
 def payout_source(q: DelayQuery):
+    p = Payout
+    now = select(
+        p.id, p.household_id, p.district_code, p.commune_code, p.deleted, p.status, p.due_date, p.amount_vnd
+    )
     if not q.from_versions:
-        p = Payout
-        cols = [p.id, p.household_id, p.district_code, p.commune_code, p.deleted, p.status, p.due_date]
-        return select(*cols, p.amount_vnd).subquery("payouts_then")
+        return now.subquery("payouts_then")
     rv, columns = kept_record("payouts", q)
-    return select(
+    then = select(
         *columns,
         json_date(json_text(rv.c.data, "due_date")).label("due_date"),
         cast(json_text(rv.c.data, "amount_vnd"), BigInteger).label("amount_vnd"),
-    ).subquery("payouts_then")
+    )
+    return on_the_day(q, p, now, rv, then).subquery("payouts_then")
 
 
 def support_source(q: DelayQuery):
+    s = SupportItem
+    now = select(s.id, s.household_id, s.district_code, s.commune_code, s.deleted, s.status, s.due_date)
     if not q.from_versions:
-        s = SupportItem
-        return select(
-            s.id, s.household_id, s.district_code, s.commune_code, s.deleted, s.status, s.due_date
-        ).subquery("support_then")
+        return now.subquery("support_then")
     rv, columns = kept_record("support_items", q)
-    return select(*columns, json_date(json_text(rv.c.data, "due_date")).label("due_date")).subquery(
-        "support_then"
-    )
+    then = select(*columns, json_date(json_text(rv.c.data, "due_date")).label("due_date"))
+    return on_the_day(q, s, now, rv, then).subquery("support_then")
 
 
 def registration_source(q: DelayQuery):
     """Registrations with ``received_on``: the programme day of their (latest) submission."""
+    r = Registration
+    now = select(
+        r.id,
+        r.household_id,
+        r.district_code,
+        r.commune_code,
+        r.deleted,
+        r.status,
+        day_of(r.submitted_at, q.zone).label("received_on"),
+    )
     if not q.from_versions:
-        r = Registration
-        return select(
-            r.id,
-            r.household_id,
-            r.district_code,
-            r.commune_code,
-            r.deleted,
-            r.status,
-            day_of(r.submitted_at, q.zone).label("received_on"),
-            r.submitted_at,
-        ).subquery("registrations_then")
+        # With the stored timestamp too, so the approval rule can also be an index range.
+        return now.add_columns(r.submitted_at).subquery("registrations_then")
     rv, columns = kept_record("registrations", q)
     received = day_of(json_timestamp(json_text(rv.c.data, "submitted_at")), q.zone)
-    return select(*columns, received.label("received_on")).subquery("registrations_then")
+    then = select(*columns, received.label("received_on"))
+    return on_the_day(q, r, now, rv, then).subquery("registrations_then")
 
 
-def deleted_household_ids(q: DelayQuery) -> Select:
+def deleted_household_ids(q: DelayQuery):
     """Households deleted (as of the day asked): their records drop out of the audit."""
+    now = select(Household.id).where(Household.deleted)  # ix_households_deleted
     if not q.from_versions:
-        return select(Household.id).where(Household.deleted)  # ix_households_deleted
+        return now
     rv = versions_at("households", q.cutoff).subquery("hh")
-    return select(rv.c.record_id).where(rv.c.deleted.is_(True))
+    then = select(rv.c.record_id).where(rv.c.deleted.is_(True))  # ix_record_versions_deleted_households
+    return on_the_day(q, Household, now, rv, then)
 
 
 def collaborator_source(q: DelayQuery):
