@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 from server.extensions import db
 from server.store import accounts as account_store
@@ -64,7 +65,9 @@ def demo(serve: bool, port: int, districts: int | None) -> None:
     )
     if serve:
         click.echo(f"Serving FieldSync at {url} - Ctrl-C to stop")
-        current_app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+        # Werkzeug's server itself: Flask's app.run() refuses to run inside a ``flask``
+        # command (it prints "Ignoring a call to 'app.run()'" and returns).
+        run_simple("127.0.0.1", port, current_app._get_current_object(), threaded=True)
 
 
 def populate_activity(districts: int | None = None) -> str:

@@ -1,9 +1,17 @@
 """The setup commands, as an operator runs them: good files load, bad files load nothing."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
 from sqlalchemy import func, select
 
 from server.extensions import db
 from server.models import Household, Payout, Quota, Registration, Unit, User
+from tests.servers import ROOT, free_port
 
 
 def count(app, model):
@@ -127,3 +135,36 @@ def test_demo_builds_a_province_with_every_role_and_a_year_of_activity(app, runn
     assert again.exit_code == 0 and "already present" in again.output
     assert roles == {"collaborator", "commune_official", "district_officer", "supervisor", "admin"}
     assert "ctv_trado" in result.output and "http://127.0.0.1:" in result.output
+
+
+def test_demo_serve_answers_on_its_port(tmp_path):
+    """The Quickstart's own command: `flask demo --serve` must end with a server answering
+    (Flask's app.run() silently declines inside a flask command, which once left it mute)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}",
+        SECRET_KEY="demo-serve-test-key-long-enough-for-hs256-signing",
+        PYTHONPATH=str(ROOT),
+    )
+    argv = [sys.executable, "-m", "flask", "--app", "wsgi", "demo", "--serve", "--districts", "1"]
+    proc = subprocess.Popen(
+        [*argv, "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=5
+                ) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the demo server never answered"
+                time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
