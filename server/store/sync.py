@@ -48,6 +48,7 @@ from sync.records import (
 )
 
 Key = tuple[str, str]
+UNIT_COLUMNS = (UnitRow.code, UnitRow.level, UnitRow.parent_code, UnitRow.name)
 
 
 def record_from_row(row: RecordVersion, seq: int | None = None) -> Record:
@@ -143,18 +144,20 @@ class SqlStore:
         self._new_audit: list[AuditEntry] = []
         self._new_conflicts: list[Conflict] = []
         self._rejected: dict[str, RejectedChange] = {}
-        self._locked: set[Key] = set()
 
     # -- units ---------------------------------------------------------------------------
     def get_unit(self, code: str) -> Unit | None:
         if code not in self._units:
-            row = db.session.get(UnitRow, code)
-            self._units[code] = Unit(row.code, row.level, row.parent_code, row.name) if row else None
+            found = self._select_units(UnitRow.code == code)
+            self._units[code] = found[0] if found else None
         return self._units[code]
 
     def list_child_units(self, code: str) -> Sequence[Unit]:
-        u = UnitRow.__table__.c
-        q = select(u.code, u.level, u.parent_code, u.name).where(u.parent_code == code).order_by(u.code)
+        return self._select_units(UnitRow.parent_code == code)
+
+    @staticmethod
+    def _select_units(condition) -> list[Unit]:
+        q = select(*UNIT_COLUMNS).where(condition).order_by(UnitRow.code)
         return [Unit(*row) for row in db.session.execute(q)]
 
     # -- batch reads -----------------------------------------------------------------------
@@ -168,10 +171,7 @@ class SqlStore:
     ) -> None:
         codes = [c for c in set(units) if c not in self._units]
         if codes:
-            found_units = {
-                r.code: Unit(r.code, r.level, r.parent_code, r.name)
-                for r in db.session.execute(select(UnitRow).where(UnitRow.code.in_(codes))).scalars()
-            }
+            found_units = {unit.code: unit for unit in self._select_units(UnitRow.code.in_(codes))}
             for code in codes:
                 self._units[code] = found_units.get(code)
         keys = sorted(set(records) - set(self._current))
@@ -215,9 +215,7 @@ class SqlStore:
             .order_by(si.entity, si.record_id)
             .with_for_update()
         )
-        wanted = set(keys)
-        self._locked.update(keys)
-        return {tuple(row) for row in db.session.execute(q)} & wanted
+        return {tuple(row) for row in db.session.execute(q)} & set(keys)
 
     def _load_current(self, keys: list[Key], existing: set[Key] | None = None) -> None:
         """The latest version of each of ``keys``; only of ``existing`` when known (a batch of

@@ -18,6 +18,30 @@ SUPPORT_ITEM_ID = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"
 PAYOUT_ID = "9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f"
 
 # What a collaborator in Xã Trà Sơn (Bắc Trà My) enters for a poor household.
+# The records the follow-up visit and the payout receipt act on, as the district plans them.
+SUPPORT_ITEM_DATA = {
+    "household_id": HOUSEHOLD_ID,
+    "registration_id": INSTANCE_UUID,
+    "kind": "livestock",
+    "description": "2 con bê giống",
+    "amount_vnd": 16_000_000,
+    "funding_source": "province",
+    "due_date": "2020-09-30",
+    "status": "planned",
+    "delivered_on": None,
+}
+PAYOUT_DATA = {
+    "household_id": HOUSEHOLD_ID,
+    "registration_id": INSTANCE_UUID,
+    "kind": "reward",
+    "recognized_year": 2020,
+    "amount_vnd": 5_000_000,
+    "due_date": "2020-09-15",
+    "status": "disbursed",
+    "disbursed_on": "2020-09-28",
+    "confirmed_on": None,
+}
+
 EXIT_REGISTRATION_ANSWERS = {
     "start": "2020-05-02T08:01:12.345+07:00",
     "end": "2020-05-02T08:15:00.000+07:00",

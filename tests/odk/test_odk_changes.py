@@ -21,8 +21,10 @@ from tests.odk.samples import (
     FOLLOW_UP_ANSWERS,
     HOUSEHOLD_ID,
     INSTANCE_UUID,
+    PAYOUT_DATA,
     PAYOUT_ID,
     PAYOUT_RECEIPT_ANSWERS,
+    SUPPORT_ITEM_DATA,
     SUPPORT_ITEM_ID,
     fill_instance,
 )
@@ -208,37 +210,24 @@ def test_a_mapping_refuses_an_instance_of_another_form():
         build_follow_up_visit_changes(registration_instance(), support_item={}, base_version=1)
 
 
-SUPPORT_ITEM = {
-    "household_id": HOUSEHOLD_ID,
-    "registration_id": INSTANCE_UUID,
-    "kind": "livestock",
-    "description": "2 con bê giống",
-    "amount_vnd": 16_000_000,
-    "funding_source": "province",
-    "due_date": "2020-09-30",
-    "status": "planned",
-    "delivered_on": None,
-}
-
-
 def test_a_follow_up_visit_marks_the_support_item_delivered():
     instance = parse_instance(fill_instance("follow_up_visit", FOLLOW_UP_ANSWERS))
     assert read_referenced_ids(instance) == {"households": HOUSEHOLD_ID, "support_items": SUPPORT_ITEM_ID}
-    (change,) = build_follow_up_visit_changes(instance, support_item=SUPPORT_ITEM, base_version=3)
+    (change,) = build_follow_up_visit_changes(instance, support_item=SUPPORT_ITEM_DATA, base_version=3)
     assert change == {
         "change_id": derive_change_id(f"uuid:{INSTANCE_UUID}", "support_items"),
         "entity": "support_items",
         "id": SUPPORT_ITEM_ID,
         "op": "upsert",
         "base_version": 3,
-        "data": {**SUPPORT_ITEM, "status": "delivered", "delivered_on": "2020-09-12"},
+        "data": {**SUPPORT_ITEM_DATA, "status": "delivered", "delivered_on": "2020-09-12"},
         "client_time": "2020-09-14T09:20:41.120000+07:00",
     }
 
 
 def test_a_follow_up_for_another_households_item_is_refused():
     instance = parse_instance(fill_instance("follow_up_visit", FOLLOW_UP_ANSWERS))
-    other = {**SUPPORT_ITEM, "household_id": "11111111-2222-4333-8444-555555555555"}
+    other = {**SUPPORT_ITEM_DATA, "household_id": "11111111-2222-4333-8444-555555555555"}
     with pytest.raises(InvalidInstanceError) as raised:
         build_follow_up_visit_changes(instance, support_item=other, base_version=3)
     assert raised.value.details == {"household_id": ["is not the household of this support item"]}
@@ -247,21 +236,11 @@ def test_a_follow_up_for_another_households_item_is_refused():
 def test_a_follow_up_without_a_delivery_date_is_refused():
     instance = parse_instance(fill_instance("follow_up_visit", {**FOLLOW_UP_ANSWERS, "delivered_on": ""}))
     with pytest.raises(InvalidInstanceError) as raised:
-        build_follow_up_visit_changes(instance, support_item=SUPPORT_ITEM, base_version=3)
+        build_follow_up_visit_changes(instance, support_item=SUPPORT_ITEM_DATA, base_version=3)
     assert raised.value.details == {"delivered_on": ["is required"]}
 
 
-PAYOUT = {
-    "household_id": HOUSEHOLD_ID.upper(),  # ids compare as UUIDs, not as strings
-    "registration_id": INSTANCE_UUID,
-    "kind": "reward",
-    "recognized_year": 2020,
-    "amount_vnd": 5_000_000,
-    "due_date": "2020-09-15",
-    "status": "disbursed",
-    "disbursed_on": "2020-09-28",
-    "confirmed_on": None,
-}
+PAYOUT = {**PAYOUT_DATA, "household_id": HOUSEHOLD_ID.upper()}  # ids compare as UUIDs, not as strings
 
 
 def test_a_payout_receipt_confirms_the_payout():

@@ -12,10 +12,11 @@ from tests.odk.collect import JPEG, Collect, listed_forms, message_of
 from tests.odk.samples import (
     EXIT_REGISTRATION_ANSWERS,
     FOLLOW_UP_ANSWERS,
-    HOUSEHOLD_ID,
     INSTANCE_UUID,
+    PAYOUT_DATA,
     PAYOUT_ID,
     PAYOUT_RECEIPT_ANSWERS,
+    SUPPORT_ITEM_DATA,
     SUPPORT_ITEM_ID,
     fill_instance,
 )
@@ -49,21 +50,7 @@ def registered(client, auth, collaborator) -> Collect:
 
 def test_a_follow_up_visit_marks_the_planned_support_item_delivered(client, auth, collaborator, registered):
     district = Phone(client, auth.headers("district_officer", "515"))
-    district.create(
-        "support_items",
-        {
-            "household_id": HOUSEHOLD_ID,
-            "registration_id": INSTANCE_UUID,
-            "kind": "livestock",
-            "description": "2 con bê giống",
-            "amount_vnd": 16_000_000,
-            "funding_source": "province",
-            "due_date": "2020-09-30",
-            "status": "planned",
-            "delivered_on": None,
-        },  # fmt: skip
-        SUPPORT_ITEM_ID,
-    )
+    district.create("support_items", dict(SUPPORT_ITEM_DATA), SUPPORT_ITEM_ID)
     assert district.push()["results"][0]["status"] == "applied"
     visit = fill_instance("follow_up_visit", {**FOLLOW_UP_ANSWERS, "photo": "visit.jpg"}, VISIT_UUID)
     assert registered.submit(visit, {"visit.jpg": JPEG}).status_code == 201
@@ -89,21 +76,7 @@ def test_a_visit_naming_an_unknown_support_item_is_404_and_kept(client, auth, re
 
 def test_a_payout_receipt_confirms_a_disbursed_payout(client, auth, collaborator, registered):
     district = Phone(client, auth.headers("district_officer", "515"))
-    district.create(
-        "payouts",
-        {
-            "household_id": HOUSEHOLD_ID,
-            "registration_id": INSTANCE_UUID,
-            "kind": "reward",
-            "recognized_year": 2020,
-            "amount_vnd": 5_000_000,
-            "due_date": "2020-09-15",
-            "status": "disbursed",
-            "disbursed_on": "2020-09-28",
-            "confirmed_on": None,
-        },  # fmt: skip
-        PAYOUT_ID,
-    )
+    district.create("payouts", dict(PAYOUT_DATA), PAYOUT_ID)
     assert district.push()["results"][0]["status"] == "applied"
     receipt = fill_instance("payout_receipt", PAYOUT_RECEIPT_ANSWERS, RECEIPT_UUID)
     assert registered.submit(receipt).status_code == 201
