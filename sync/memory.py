@@ -15,6 +15,7 @@ from typing import Any
 
 from sync.actors import Scope
 from sync.records import (
+    HOUSEHOLDS,
     AppliedChange,
     AuditEntry,
     Conflict,
@@ -77,6 +78,16 @@ class MemoryStore:
 
     def list_versions(self, entity: str, record_id: str) -> list[Record]:
         return list(self.versions.get((entity, record_id), []))
+
+    def list_household_records(self, household_id: str) -> list[Record]:
+        return [
+            history[-1]
+            for (entity, _), history in self.versions.items()
+            if entity != HOUSEHOLDS and history[-1].data.get("household_id") == household_id
+        ]
+
+    def get_rejected_change(self, change_id: str) -> RejectedChange | None:
+        return self.rejected.get(change_id)
 
     def get_applied_change(self, change_id: str) -> AppliedChange | None:
         return self.applied.get(change_id)

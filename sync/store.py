@@ -93,9 +93,20 @@ class Store(Protocol):
         called by the engine (a device echoing an old server-managed value); not prefetched."""
         ...
 
+    def list_household_records(self, household_id: str) -> list[Record]:
+        """The current version of every registration, support item and payout of the
+        household (tombstones included), as this transaction sees them. Read only when a
+        household is deleted; not prefetched."""
+        ...
+
     def get_applied_change(self, change_id: str) -> AppliedChange | None:
         """The applied/merged/conflict outcome of this change_id, or None if never accepted.
         (Rejected changes are not "applied": a rejected change_id may be sent again.)"""
+        ...
+
+    def get_rejected_change(self, change_id: str) -> RejectedChange | None:
+        """The stored refusal of this change_id (the latest, when it was refused again), or
+        None when it was never refused or was accepted since."""
         ...
 
     def get_batch(self, batch_id: str) -> StoredBatch | None:

@@ -1,9 +1,11 @@
-"""One contract, two stores: the behaviour the engine relies on, run on MemoryStore and SqlStore.
+"""One contract, every store: the behaviour the engine relies on, run on MemoryStore and SqlStore.
 
 Like Kinto's storage test suite run by both its memory and PostgreSQL backends: whatever the
 engine's tests prove on the in-memory store holds on SQL only if both stores answer the
-same way. "Commit" ends a request: the SQL store flushes and commits, the next request gets
-a fresh store; the memory store simply carries on.
+same way. The tests talk to the `sync.store.Store` protocol alone (what they need to read,
+the protocol offers); the SQL store runs on the suite's database, SQLite by default and
+PostgreSQL with `DATABASE_URL`, so CI covers all three. "Commit" ends a request: the SQL store
+flushes and commits, the next request gets a fresh store; the memory store simply carries on.
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from server.cli import DATA
 from server.extensions import db
-from server.models import RejectedChange as RejectedRow
 from server.store.sync import SqlStore
 from sync.actors import Actor, resolve_scope
 from sync.memory import MemoryStore, load_units_csv
 from sync.records import AppliedChange, Conflict, Record, RejectedChange, StoredBatch
-from tests.factories import household, new_id
+from tests.factories import household, new_id, payout, registration, support_item
 
 T0 = datetime(2020, 5, 2, 3, 0, tzinfo=UTC)
 TRA_DOC, TRA_SON, CH_OM = ("20920", "515"), ("20900", "515"), ("20437", "504")
@@ -43,13 +43,12 @@ class Harness:
             self.store = SqlStore()
         return self.store
 
-    def refusals(self) -> dict[str, tuple]:
-        """The kept refusals, committed, as change_id -> (commune, district, error code)."""
-        if self.kind == "memory":
-            kept = self.memory.rejected.values()
-        else:
-            kept = db.session.execute(select(RejectedRow)).scalars()
-        return {c.change_id: (c.commune_code, c.district_code, c.errors["code"]) for c in kept}
+    def refusals(self, *change_ids: str) -> dict[str, tuple]:
+        """The kept refusals of `change_ids`, as change_id -> (commune, district, error code)."""
+        kept = [self.store.get_rejected_change(change_id) for change_id in change_ids]
+        return {
+            c.change_id: (c.commune_code, c.district_code, c.errors["code"]) for c in kept if c is not None
+        }
 
 
 @pytest.fixture(params=["memory", "sql"])
@@ -194,19 +193,48 @@ def test_a_refusal_is_kept_in_the_senders_unit_until_the_change_goes_through(har
     store, rid, early, late, same_batch = harness.store, new_id(), new_id(), new_id(), new_id()
     store.save_rejected_change(refusal(early, "not_found"))
     store.save_rejected_change(refusal(late, "forbidden", place=(None, "515")))
+    assert harness.refusals(early)[early][2] == "not_found"  # read back in its own transaction
     store = harness.commit()
-    assert harness.refusals() == {early: ("20920", "515", "not_found"), late: (None, "515", "forbidden")}
-    # Refused again: one row, the latest refusal. Then accepted: no refusal left.
+    every = (early, late, same_batch)
+    assert harness.refusals(*every) == {
+        early: ("20920", "515", "not_found"),
+        late: (None, "515", "forbidden"),
+    }
+    # Refused again: one refusal, the latest. Then accepted: no refusal left.
     store.save_rejected_change(refusal(early, "validation_error"))
     store = harness.commit()
-    assert harness.refusals()[early] == ("20920", "515", "validation_error")
+    assert harness.refusals(early)[early] == ("20920", "515", "validation_error")
     store.save_version(version(rid, 1))
     store.save_applied_change(applied(early, rid))
     # Refused and accepted within one transaction (a batch holding the change twice).
     store.save_rejected_change(refusal(same_batch, "not_found"))
     store.save_applied_change(applied(same_batch, new_id()))
+    assert harness.refusals(same_batch) == {}
     store = harness.commit()
-    assert harness.refusals() == {late: (None, "515", "forbidden")}
+    assert harness.refusals(*every) == {late: (None, "515", "forbidden")}
+
+
+def follow_up(entity, record_id, household_id, number=1):
+    build = {"registrations": registration, "support_items": support_item, "payouts": payout}[entity]
+    data = build(household_id) if entity == "registrations" else build(household_id, new_id())
+    return Record(entity, record_id, number, False, data, *TRA_DOC, T0)
+
+
+def test_a_households_records_are_listed_with_this_transactions_own_writes(harness):
+    store, hh, other = harness.store, new_id(), new_id()
+    reg, item, paid = new_id(), new_id(), new_id()
+    store.save_version(version(hh, 1))
+    store.save_version(follow_up("registrations", reg, hh))
+    store.save_version(follow_up("support_items", new_id(), other))  # another household's
+    store = harness.commit()
+    store.save_version(follow_up("support_items", item, hh))  # not committed yet
+    store.save_version(replace(follow_up("registrations", reg, hh, 2), deleted=True))
+    listed = {(r.entity, r.id): (r.version, r.deleted) for r in store.list_household_records(hh)}
+    assert listed == {("registrations", reg): (2, True), ("support_items", item): (1, False)}
+    store.save_version(follow_up("payouts", paid, hh))
+    store = harness.commit()
+    assert {r.id for r in store.list_household_records(hh)} == {reg, item, paid}
+    assert store.list_household_records(new_id()) == []
 
 
 def test_conflicts_are_kept_listed_in_scope_and_resolved(harness):

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, Text, any_, delete, insert, literal, select, tuple_, update
+from sqlalchemy import String, Text, any_, delete, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -30,7 +30,7 @@ from server.extensions import db
 from server.models import AppliedChange as AppliedRow
 from server.models import AuditEntry as AuditRow
 from server.models import Conflict as ConflictRow
-from server.models import Device, RecordVersion, SyncBatch, SyncIndex, User
+from server.models import Device, Payout, RecordVersion, Registration, SupportItem, SyncBatch, SyncIndex, User
 from server.models import RejectedChange as RejectedRow
 from server.models import Unit as UnitRow
 from server.store import records as record_store
@@ -252,6 +252,32 @@ class SqlStore:
         found = {r.version: record_from_row(r) for r in db.session.execute(q).scalars()}
         found.update({r.version: r for r in self._new_versions if (r.entity, r.id) == (entity, record_id)})
         return [found[version] for version in sorted(found)]
+
+    def list_household_records(self, household_id: str) -> list[Record]:
+        # One query over the three record tables (their rows are the committed current
+        # versions), then this transaction's own writes laid over them.
+        q = union_all(
+            *(
+                select(literal(model.__tablename__).label("entity"), model.id).where(
+                    model.household_id == household_id
+                )
+                for model in (Registration, SupportItem, Payout)
+            )
+        )
+        keys = {(entity, record_id) for entity, record_id in db.session.execute(q)}
+        keys |= {(r.entity, r.id) for r in self._new_versions if r.data.get("household_id") == household_id}
+        missing = sorted(keys - set(self._current))
+        if missing:
+            self._load_current(missing)
+        return [self._current[key] for key in sorted(keys) if self._current[key] is not None]
+
+    def get_rejected_change(self, change_id: str) -> RejectedChange | None:
+        if change_id in self._rejected:
+            return self._rejected[change_id]
+        if any(c.change_id == change_id for c in self._new_applied):
+            return None  # accepted in this very transaction: its old refusal goes at flush
+        row = db.session.execute(select(RejectedRow).where(RejectedRow.change_id == change_id)).scalar()
+        return from_row(RejectedChange, row) if row is not None else None
 
     def get_applied_change(self, change_id: str) -> AppliedChange | None:
         if change_id not in self._applied:
