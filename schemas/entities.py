@@ -11,15 +11,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from schemas.fields import UUIDText
 from schemas.sync import PulledRecordSchema
-from sync.records import (
-    HOUSEHOLDS,
-    PAYOUT_STATUSES,
-    PAYOUTS,
-    REGISTRATION_STATUSES,
-    REGISTRATIONS,
-    SUPPORT_ITEM_STATUSES,
-    SUPPORT_ITEMS,
-)
+from sync.lifecycles import PAYOUT_LIFE, REGISTRATION_LIFE, SUPPORT_ITEM_LIFE
+from sync.records import HOUSEHOLDS, PAYOUTS, REGISTRATIONS, SUPPORT_ITEMS
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -55,15 +48,15 @@ class FollowUpQuery(ListQuery):
 
 
 class RegistrationQuery(FollowUpQuery):
-    status = fields.String(load_default=None, validate=validate.OneOf(REGISTRATION_STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(REGISTRATION_LIFE.states))
 
 
 class SupportItemQuery(FollowUpQuery):
-    status = fields.String(load_default=None, validate=validate.OneOf(SUPPORT_ITEM_STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(SUPPORT_ITEM_LIFE.states))
 
 
 class PayoutQuery(FollowUpQuery):
-    status = fields.String(load_default=None, validate=validate.OneOf(PAYOUT_STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(PAYOUT_LIFE.states))
 
 
 QUERIES: dict[str, type[ListQuery]] = {

@@ -15,18 +15,16 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import DateText, StrictBoolean, StrictFloat, StrictInteger, TimestampText, UUIDText
+from sync.lifecycles import PAYOUT_LIFE, REGISTRATION_LIFE, SUPPORT_ITEM_LIFE, Lifecycle
 from sync.records import (
     FUNDING_SOURCES,
     HOUSEHOLD_CATEGORIES,
     HOUSEHOLDS,
     NEEDS,
     PAYOUT_KINDS,
-    PAYOUT_STATUSES,
     PAYOUTS,
     REGISTRATION_KINDS,
-    REGISTRATION_STATUSES,
     REGISTRATIONS,
-    SUPPORT_ITEM_STATUSES,
     SUPPORT_ITEMS,
 )
 
@@ -54,6 +52,15 @@ def _optional_text(max_length: int = TEXT_MAX) -> fields.String:
 
 def _optional(field_class: type[fields.Field], **kwargs: Any) -> fields.Field:
     return field_class(load_default=None, allow_none=True, **kwargs)
+
+
+def _check_dates(life: Lifecycle, data: dict[str, Any]) -> None:
+    """A record in a status carries the dates the moves into it set (a shape, read from the
+    lifecycle: whether the move itself was allowed is the engine's)."""
+    status = data.get("status")
+    missing = [name for name in life.required_dates(status) if data.get(name) is None] if status else []
+    if missing:
+        raise ValidationError({name: [f"Required when status is {status}."] for name in missing})
 
 
 def _unique(values: list[Any]) -> None:
@@ -93,7 +100,7 @@ class RegistrationSchema(RecordSchema):
     notes = _optional_text()
     # Server-managed: accepted so a pulled record can be pushed back; the engine decides
     # whether a value is a stale copy or a forbidden write.
-    status = _optional(fields.String, validate=validate.OneOf(REGISTRATION_STATUSES))
+    status = _optional(fields.String, validate=validate.OneOf(REGISTRATION_LIFE.states))
     submitted_at = _optional(TimestampText)
     decided_by = _optional(fields.String, validate=validate.Length(max=NAME_MAX))
     decided_at = _optional(TimestampText)
@@ -109,14 +116,15 @@ class SupportItemSchema(RecordSchema):
     funding_source = _optional(fields.String, validate=validate.OneOf(FUNDING_SOURCES))
     due_date = _optional(DateText)
     # The contract lists status among the item's optional fields; an item nobody has acted
-    # on yet is planned.
-    status = fields.String(load_default="planned", validate=validate.OneOf(SUPPORT_ITEM_STATUSES))
+    # on yet is in its initial state.
+    status = fields.String(
+        load_default=SUPPORT_ITEM_LIFE.initial, validate=validate.OneOf(SUPPORT_ITEM_LIFE.states)
+    )
     delivered_on = _optional(DateText)
 
     @validates_schema
     def _check_delivery(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("status") == "delivered" and data.get("delivered_on") is None:
-            raise ValidationError("Required when status is delivered.", "delivered_on")
+        _check_dates(SUPPORT_ITEM_LIFE, data)
 
 
 class PayoutSchema(RecordSchema):
@@ -126,20 +134,13 @@ class PayoutSchema(RecordSchema):
     recognized_year = StrictInteger(required=True, validate=YEARS)
     amount_vnd = StrictInteger(required=True, validate=validate.Range(min=0, max=AMOUNT_MAX))
     due_date = DateText(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(PAYOUT_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(PAYOUT_LIFE.states))
     disbursed_on = _optional(DateText)
     confirmed_on = _optional(DateText)
 
     @validates_schema
     def _check_payment_dates(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors: dict[str, list[str]] = {}
-        status = data.get("status")
-        if status in ("disbursed", "confirmed") and data.get("disbursed_on") is None:
-            errors["disbursed_on"] = [f"Required when status is {status}."]
-        if status == "confirmed" and data.get("confirmed_on") is None:
-            errors["confirmed_on"] = ["Required when status is confirmed."]
-        if errors:
-            raise ValidationError(errors)
+        _check_dates(PAYOUT_LIFE, data)
 
 
 RECORD_SCHEMAS: Mapping[str, Schema] = {

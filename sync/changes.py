@@ -15,6 +15,7 @@ from typing import Any
 
 from sync.actors import COMMUNE, Actor, Scope
 from sync.errors import InvalidTransitionError, NotFoundError, OutOfScopeError, SyncError, ValidationFailed
+from sync.lifecycles import PLANNABLE_FORMS
 from sync.merge import MergeResult, changed_fields, merge_record
 from sync.records import (
     HOUSEHOLDS,
@@ -229,7 +230,7 @@ def _plan_delete(ctx: BatchContext, change: Mapping[str, Any]) -> Plan:
     current = _existing(ctx, change)
     if current is None:
         raise NotFoundError("No such record.", {"id": ["Unknown record."]})
-    check_delete(ctx.actor.role, current.entity, current.data)
+    check_delete(ctx.actor.role, current.entity, current.data, dependents_of(ctx.store, current))
     place = (current.commune_code, current.district_code)
     base_version, _ = _base(ctx, change, current)
     in_step = base_version == current.version
@@ -246,6 +247,11 @@ def _plan_delete(ctx: BatchContext, change: Mapping[str, Any]) -> Plan:
         "deleted": {"base": base_record.deleted if base_record else None, "server": False, "device": True}
     }
     return Plan("conflict", current, place, base_version=base_version, conflict_fields=aside)
+
+
+def dependents_of(store: Store, record: Record) -> list[Record]:
+    """The records hanging off a household (read only for a household's deletion)."""
+    return store.list_household_records(record.id) if record.entity == HOUSEHOLDS else []
 
 
 def _existing(ctx: BatchContext, change: Mapping[str, Any]) -> Record | None:
@@ -305,7 +311,11 @@ def _locate(ctx: BatchContext, entity: str, data: Mapping[str, Any], *, creating
                     "The registration belongs to another household.",
                     {"registration_id": ["Belongs to another household."]},
                 )
-            if entity == SUPPORT_ITEMS and creating and registration.data.get("status") != "approved":
+            if (
+                entity == SUPPORT_ITEMS
+                and creating
+                and registration.data.get("status") not in PLANNABLE_FORMS
+            ):
                 raise InvalidTransitionError(
                     "Support is planned only for an approved registration.",
                     {"registration_id": ["The registration is not approved."]},

@@ -7,16 +7,24 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sync.actors import ADMIN, COMMUNE_OFFICIAL, DISTRICT_OFFICER, SUPERVISOR, Actor, resolve_scope
-from sync.changes import Validator
+from sync.actors import Actor, resolve_scope
+from sync.changes import Validator, dependents_of
 from sync.errors import ForbiddenError, InvalidTransitionError, NotFoundError, ValidationFailed
+from sync.lifecycles import RESOLVE, may
 from sync.merge import changed_fields
-from sync.records import REGISTRATION_SERVER_FIELDS
-from sync.rules import check_immutable, check_not_locked, restart_if_returned, settle_server_fields
+from sync.records import REGISTRATION_SERVER_FIELDS, Record
+from sync.rules import (
+    check_delete,
+    check_immutable,
+    check_may_write,
+    check_not_locked,
+    check_write,
+    restart_if_returned,
+    settle_server_fields,
+)
 from sync.store import Store
 from sync.writes import WriteContext, write_version
 
-RESOLVERS = (COMMUNE_OFFICIAL, DISTRICT_OFFICER, SUPERVISOR, ADMIN)
 RESOLUTIONS = ("keep_server", "take_device", "custom")
 
 
@@ -39,14 +47,20 @@ def resolve_conflict(
     - `custom`: `data` (some or all fields of the record) is laid over the current values;
       the record is kept (restored if deleted).
 
+    The resolved record is a write by the resolver like any push of it: the same role rules
+    and lifecycle moves (`sync.rules.check_write`, `check_delete`) judge the current record
+    against the result, so a resolution cannot do what the resolver could not push.
+
     Returns `{"conflict": <conflict, resolved>, "record": <record in wire shape>}`, audited as
-    `resolve`. Raises ForbiddenError (collaborators), NotFoundError (no such conflict in the
-    actor's units), InvalidTransitionError (already resolved), ValidationFailed (unknown
-    resolution, `data` missing with custom or given without it, invalid result),
-    ReadOnlyFieldError (server-managed or creation-fixed field changed) and
-    LockedRecordError (the registration was decided meanwhile).
+    `resolve`. Raises ForbiddenError (a role that does not resolve, or may not write what the
+    resolution writes), NotFoundError (no such conflict in the actor's units),
+    InvalidTransitionError (already resolved, or a status move out of the lifecycle),
+    ValidationFailed (unknown resolution, `data` missing with custom or given without it,
+    invalid result), ReadOnlyFieldError (server-managed or creation-fixed field changed) and
+    LockedRecordError (the registration was decided meanwhile, or a deleted household holds
+    programme history).
     """
-    if actor.role not in RESOLVERS:
+    if not may(actor.role, RESOLVE):
         raise ForbiddenError("Commune officials and above resolve conflicts.")
     if resolution not in RESOLUTIONS:
         raise ValidationFailed(
@@ -68,9 +82,9 @@ def resolve_conflict(
 
     values, deleted = _chosen_values(resolution, conflict.fields, current.data, current.deleted, data)
     if not deleted:
-        values = _checked(conflict.entity, values, current.data, now, validate)
+        values = _checked(actor.role, current, values, now, validate)
     elif not current.deleted:
-        check_not_locked(conflict.entity, current.data, {"deleted"})
+        check_delete(actor.role, current.entity, current.data, dependents_of(store, current))
     record = write_version(
         store,
         WriteContext(actor, now, conflict.device_id, conflict.batch_id, conflict.change_id),
@@ -117,18 +131,22 @@ def _chosen_values(
 
 
 def _checked(
-    entity: str, values: Mapping[str, Any], current: Mapping[str, Any], now: datetime, validate: Validator
+    role: str, current: Record, values: Mapping[str, Any], now: datetime, validate: Validator
 ) -> dict[str, Any]:
-    """The resolved record, held to the same rules as any write of it."""
+    """The resolved record, held to the same rules as any write of it by `role`."""
+    entity = current.entity
     clean, errors = validate(entity, values)
     if errors:
         raise ValidationFailed("The resolved record is invalid.", errors)
-    check_immutable(entity, current, clean)
+    check_immutable(entity, current.data, clean)
     # The resolver may not decide a registration through a conflict: server-managed fields
     # must stay as they are.
-    clean = settle_server_fields(entity, clean, current, current, now)
-    edits = changed_fields(current, clean) - set(REGISTRATION_SERVER_FIELDS)
-    check_not_locked(entity, current, edits)
+    clean = settle_server_fields(entity, clean, current.data, current.data, now)
+    if current.deleted:
+        check_may_write(role, entity)  # a restoration: a whole record written again
+    check_write(role, entity, current.data, clean)
+    edits = changed_fields(current.data, clean) - set(REGISTRATION_SERVER_FIELDS)
+    check_not_locked(entity, current.data, edits)
     if edits:
-        restart_if_returned(entity, current, clean, now)
+        restart_if_returned(entity, current.data, clean, now)
     return clean

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sync.actors import ADMIN, COMMUNE, COMMUNE_OFFICIAL, Actor, resolve_scope
+from sync.actors import COMMUNE, COMMUNE_OFFICIAL, Actor, resolve_scope
 from sync.errors import (
     ForbiddenError,
     InvalidTransitionError,
@@ -13,11 +13,11 @@ from sync.errors import (
     ValidationFailed,
     VersionConflictError,
 )
+from sync.lifecycles import DECIDE, DECISIONS, REGISTRATION_LIFE, may
 from sync.records import REGISTRATIONS
 from sync.store import Store
 from sync.writes import WriteContext, write_version
 
-DECISIONS = {"approve": "approved", "reject": "rejected", "return": "returned"}
 NOTE_MAX = 2000
 
 
@@ -42,7 +42,7 @@ def decide_registration(
     VersionConflictError (`version` is not the current one; details carry the current) and
     InvalidTransitionError (the registration is not `submitted`).
     """
-    if actor.role not in (COMMUNE_OFFICIAL, ADMIN):
+    if not may(actor.role, DECIDE):
         raise ForbiddenError("Only a commune official decides registrations.")
     if decision not in DECISIONS:
         raise ValidationFailed(
@@ -60,18 +60,15 @@ def decide_registration(
         raise VersionConflictError(
             "The registration changed since you read it.", {"current_version": current.version}
         )
-    if current.data.get("status") != "submitted":
+    move = REGISTRATION_LIFE.move(current.data.get("status"), DECISIONS[decision].status)
+    if move is None or move.act != DECIDE:
         raise InvalidTransitionError(
             f"The registration is {current.data.get('status')}, not submitted.",
             {"status": current.data.get("status")},
         )
     data = dict(current.data)
-    data.update(
-        status=DECISIONS[decision],
-        decided_by=actor.username,
-        decided_at=now.isoformat(),
-        decision_note=note,
-    )
+    data.update(status=move.target, decided_by=actor.username, decision_note=note)
+    data[move.sets] = now.isoformat()
     record = write_version(
         store,
         WriteContext(actor, now),

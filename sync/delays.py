@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sync.lifecycles import PAYOUT_LIFE, REGISTRATION_LIFE, SUPPORT_ITEM_LIFE
+
 PAYOUT_OVERDUE = "payout_overdue"
 APPROVAL_OVERDUE = "approval_overdue"
 SUPPORT_OVERDUE = "support_overdue"
@@ -28,10 +30,10 @@ COLLABORATOR_SILENT = "collaborator_silent"
 KINDS = (PAYOUT_OVERDUE, APPROVAL_OVERDUE, SUPPORT_OVERDUE, COLLABORATOR_SILENT)
 
 #: A payout in one of these states is no longer waiting for money.
-SETTLED_PAYOUT_STATUSES = ("disbursed", "confirmed", "cancelled")
+SETTLED_PAYOUT_STATUSES = PAYOUT_LIFE.ordered(PAYOUT_LIFE.settled)
 #: The only states in which the others are still waiting.
-WAITING_REGISTRATION_STATUS = "submitted"
-WAITING_SUPPORT_STATUS = "planned"
+(WAITING_REGISTRATION_STATUS,) = REGISTRATION_LIFE.waiting
+(WAITING_SUPPORT_STATUS,) = SUPPORT_ITEM_LIFE.waiting
 
 #: ``status`` of a ``collaborator_silent`` item.
 SILENT = "silent"

@@ -34,12 +34,9 @@ NEEDS = (
     "housing",
     "other",
 )
-REGISTRATION_STATUSES = ("submitted", "approved", "rejected", "returned")
-LOCKED_REGISTRATION_STATUSES = ("approved", "rejected")
 FUNDING_SOURCES = ("province", "district", "commune", "social_policy_bank", "other")
-SUPPORT_ITEM_STATUSES = ("planned", "delivered", "cancelled")
 PAYOUT_KINDS = ("reward", "interest_support", "health_insurance", "tuition", "other")
-PAYOUT_STATUSES = ("pending", "approved", "disbursed", "confirmed", "cancelled")
+# Statuses and their moves are in sync.lifecycles.
 
 #: Fields of a registration only the server sets (at creation, on a decision, on resubmission).
 REGISTRATION_SERVER_FIELDS = ("status", "submitted_at", "decided_by", "decided_at", "decision_note")

@@ -5,19 +5,19 @@ raises a typed SyncError when the write is not allowed; a write that changes not
 refused here. The engine runs the checks twice on a merged edit: on what the device meant
 (its base -> its data) and on what would really happen (the current record -> the merge).
 
-Role summary (always inside the writer's units; scope is checked by the engine):
+The rights and the moves are the tables of `sync.lifecycles`, read here as follows (always
+inside the writer's units; scope is checked by the engine):
 
-- households, registrations: collaborators and commune officials create, edit and delete
-  them (a locked registration not even that); admins too.
-- support_items: district officers create them in any status, edit and delete them, and move
-  them planned -> delivered | cancelled; field staff only record a planned item delivered
-  (status and delivered_on, nothing else).
-- payouts: district officers create them in any status, edit and delete them, and move them
-  pending -> approved -> disbursed -> confirmed, or to cancelled before disbursed; field staff
-  only confirm a disbursed payout (status and confirmed_on, nothing else).
-- field staff moving a district record to any other status (cancelling an item, approving a
-  payout) is ForbiddenError: the role forbids it whatever the record's state. Their own move
-  from the wrong state (delivering a cancelled item) is InvalidTransitionError.
+- a role with the entity's write act (`WRITE_ACTS`: field staff for households and forms,
+  the district for support items and payouts) creates records in any status, edits and
+  deletes them, and moves their status along the lifecycle - a move out of it is
+  InvalidTransitionError, a move whose act the role lacks ForbiddenError;
+- a role without it may only make its own moves on an existing record (field staff record
+  a planned item delivered, a disbursed payout confirmed), touching the status and the date
+  the move sets, nothing else; any other field or target status is ForbiddenError (the role
+  forbids it whatever the record's state), their own move from the wrong state
+  InvalidTransitionError;
+- a registration's status is the server's (`by_server`): decisions and resubmission move it.
 
 Support items are created only for an approved registration of the same household (the
 engine checks this against the store). Their `kind` is NOT required to be among the
@@ -25,7 +25,7 @@ registration's `needs`: the needs were what the household asked for when it sign
 district may add support later (housing after a storm), so the match is a planning guide,
 not a refusal.
 
-A supervisor writes nothing through a push. An admin may move statuses freely (data repair)
+A supervisor writes nothing through a push. An admin may move statuses freely (`REPAIR`)
 but, like everyone, cannot touch a locked registration or a server-managed field.
 """
 
@@ -35,41 +35,19 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sync.actors import ADMIN, COLLABORATOR, COMMUNE_OFFICIAL, DISTRICT_OFFICER
 from sync.errors import ForbiddenError, InvalidTransitionError, LockedRecordError, ReadOnlyFieldError
-from sync.merge import changed_fields, same_value
-from sync.records import (
-    HOUSEHOLDS,
-    IMMUTABLE_FIELDS,
-    LOCKED_REGISTRATION_STATUSES,
-    PAYOUTS,
-    REGISTRATION_SERVER_FIELDS,
-    REGISTRATIONS,
-    SUPPORT_ITEMS,
+from sync.lifecycles import (
+    LIFECYCLES,
+    REGISTRATION_LIFE,
+    REPAIR,
+    RETURNED,
+    SUBMITTED,
+    WRITE_ACTS,
+    Lifecycle,
+    may,
 )
-
-FIELD_STAFF = (COLLABORATOR, COMMUNE_OFFICIAL)
-
-#: Status moves a district officer may make on an existing record (a status may also stay).
-DISTRICT_TRANSITIONS: Mapping[str, frozenset[tuple[str, str]]] = {
-    SUPPORT_ITEMS: frozenset({("planned", "delivered"), ("planned", "cancelled")}),
-    PAYOUTS: frozenset(
-        {
-            ("pending", "approved"),
-            ("approved", "disbursed"),
-            ("disbursed", "confirmed"),
-            ("pending", "cancelled"),
-            ("approved", "cancelled"),
-        }
-    ),
-}
-
-#: The one move field staff make on district records, and the fields it may touch: recording
-#: a support item delivered, and a household confirming it received a payout.
-FIELD_STAFF_MOVES: Mapping[str, tuple[str, str, frozenset[str]]] = {
-    SUPPORT_ITEMS: ("planned", "delivered", frozenset({"status", "delivered_on"})),
-    PAYOUTS: ("disbursed", "confirmed", frozenset({"status", "confirmed_on"})),
-}
+from sync.merge import changed_fields, same_value
+from sync.records import HOUSEHOLDS, IMMUTABLE_FIELDS, REGISTRATION_SERVER_FIELDS, REGISTRATIONS, Record
 
 
 def check_write(role: str, entity: str, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
@@ -79,38 +57,58 @@ def check_write(role: str, entity: str, before: Mapping[str, Any] | None, after:
     them). InvalidTransitionError: the status move is not in the entity's lifecycle.
     """
     changes = set(after) if before is None else changed_fields(before, after)
-    if not changes:
+    if not changes or may(role, REPAIR):
         return
-    if role == ADMIN:
+    life = LIFECYCLES.get(entity)
+    if may(role, WRITE_ACTS[entity]):
+        if before is not None and life is not None and not life.by_server:
+            _check_move(role, life, before.get("status"), after.get("status"))
         return
-    if entity in (HOUSEHOLDS, REGISTRATIONS):
-        if role not in FIELD_STAFF:
-            raise ForbiddenError(f"A {role} does not write {entity}.")
-        return
-    if role == DISTRICT_OFFICER:
-        _check_district_move(entity, before, after)
-        return
-    if role in FIELD_STAFF and before is not None:
-        _check_field_staff_move(entity, before, after, changes)
-        return
-    raise ForbiddenError(f"A {role} does not create or edit {entity}.")
+    own = life.moves_of(role) if life is not None and not life.by_server else ()
+    if not own:
+        raise ForbiddenError(f"A {role} does not write {entity}.")
+    if before is None:
+        raise ForbiddenError(f"A {role} does not create {entity}.")
+    _check_own_move(role, entity, own, before, after, changes)
 
 
-def check_delete(role: str, entity: str, current: Mapping[str, Any]) -> None:
+def check_delete(
+    role: str, entity: str, current: Mapping[str, Any], dependents: Iterable[Record] = ()
+) -> None:
     """Raise unless `role` may delete this record: whoever may write it, but never a locked
-    registration (LockedRecordError)."""
-    allowed = role == ADMIN or (
-        role in FIELD_STAFF if entity in (HOUSEHOLDS, REGISTRATIONS) else role == DISTRICT_OFFICER
-    )
-    if not allowed:
-        raise ForbiddenError(f"A {role} does not delete {entity}.")
+    registration (LockedRecordError), and - but for an admin repairing data - never a
+    household whose `dependents` (the records hanging off it) hold programme history: a
+    decided form, planned or delivered support, a payout not cancelled (LockedRecordError)."""
+    check_may_write(role, entity)
     check_not_locked(entity, current, {"deleted"})
+    if entity == HOUSEHOLDS and not may(role, REPAIR):
+        held = sorted(
+            (record.entity, record.id)
+            for record in dependents
+            if not record.deleted
+            and record.entity in LIFECYCLES
+            and record.data.get("status") in LIFECYCLES[record.entity].keeps_household
+        )
+        if held:
+            details: dict[str, list[str]] = {}
+            for held_entity, record_id in held:
+                details.setdefault(held_entity, []).append(record_id)
+            raise LockedRecordError(
+                "The household has decided forms, support or payouts and cannot be deleted.", details
+            )
+
+
+def check_may_write(role: str, entity: str) -> None:
+    """Raise ForbiddenError unless `role` writes whole records of `entity` (creating,
+    deleting or restoring one)."""
+    if not (may(role, REPAIR) or may(role, WRITE_ACTS[entity])):
+        raise ForbiddenError(f"A {role} does not delete or restore {entity}.")
 
 
 def check_not_locked(entity: str, current: Mapping[str, Any], intended: set[str]) -> None:
     """Raise LockedRecordError when `intended` changes would touch an approved or rejected
     registration. Nobody, admin included, edits a decided form: it is the signed record."""
-    if entity == REGISTRATIONS and intended and current.get("status") in LOCKED_REGISTRATION_STATUSES:
+    if entity == REGISTRATIONS and intended and current.get("status") in REGISTRATION_LIFE.locked:
         raise LockedRecordError(
             f"The registration is {current['status']} and locked.", {"status": current["status"]}
         )
@@ -153,7 +151,8 @@ def settle_server_fields(
         refused = [
             name
             for name in REGISTRATION_SERVER_FIELDS
-            if data.get(name) is not None and not (name == "status" and data[name] == "submitted")
+            if data.get(name) is not None
+            and not (name == "status" and data[name] == REGISTRATION_LIFE.initial)
         ]
     else:
         server_values = {name: current.get(name) for name in REGISTRATION_SERVER_FIELDS}
@@ -179,8 +178,8 @@ def settle_server_fields(
 def new_registration_fields(now: datetime) -> dict[str, Any]:
     """The server-managed fields of a registration just received (or received again)."""
     return {
-        "status": "submitted",
-        "submitted_at": now.isoformat(),
+        "status": REGISTRATION_LIFE.initial,
+        REGISTRATION_LIFE.move(RETURNED, SUBMITTED).sets: now.isoformat(),
         "decided_by": None,
         "decided_at": None,
         "decision_note": None,
@@ -190,42 +189,48 @@ def new_registration_fields(now: datetime) -> dict[str, Any]:
 def restart_if_returned(entity: str, current: Mapping[str, Any], data: dict[str, Any], now: datetime) -> None:
     """A returned registration that is edited goes back to `submitted`, received now: the
     approval clock restarts, and the old decision no longer describes it."""
-    if entity == REGISTRATIONS and current.get("status") == "returned":
+    if entity == REGISTRATIONS and REGISTRATION_LIFE.move(current.get("status"), SUBMITTED):
         data.update(new_registration_fields(now))
 
 
-def _check_district_move(entity: str, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
-    if entity not in DISTRICT_TRANSITIONS:
-        raise ForbiddenError(f"A district_officer does not write {entity}.")
-    if before is None or before.get("status") == after.get("status"):
+def _check_move(role: str, life: Lifecycle, source: Any, target: Any) -> None:
+    if source == target:
         return
-    move = (before.get("status"), after.get("status"))
-    if move not in DISTRICT_TRANSITIONS[entity]:
+    move = life.move(source, target)
+    if move is None:
         raise InvalidTransitionError(
-            f"{entity} cannot move from {move[0]} to {move[1]}.", {"status": [f"{move[0]} -> {move[1]}"]}
+            f"{life.entity} cannot move from {source} to {target}.", {"status": [f"{source} -> {target}"]}
+        )
+    if not may(role, move.act):
+        raise ForbiddenError(
+            f"A {role} does not {move.act} {life.entity}.", {"status": [f"{source} -> {target}"]}
         )
 
 
-def _check_field_staff_move(
-    entity: str, before: Mapping[str, Any], after: Mapping[str, Any], changes: set[str]
+def _check_own_move(
+    role: str,
+    entity: str,
+    own: tuple[Any, ...],
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    changes: set[str],
 ) -> None:
-    if entity not in FIELD_STAFF_MOVES:
-        raise ForbiddenError(f"Field staff do not write {entity}.")
-    source, target, allowed = FIELD_STAFF_MOVES[entity]
+    """A role that does not write `entity` may only make its own moves (`own`), touching
+    nothing but the status and the date each move sets."""
+    targets = sorted({move.target for move in own})
+    allowed = {"status"} | {move.sets for move in own if move.sets}
     extra = changes - allowed
     if extra:
         raise ForbiddenError(
-            f"Field staff may only record {entity} as {target}.",
-            {name: ["Not writable by field staff."] for name in sorted(extra)},
+            f"A {role} may only record {entity} as {' or '.join(targets)}.",
+            {name: [f"Not writable by a {role}."] for name in sorted(extra)},
         )
-    if after.get("status") != target:
+    move = f"{before.get('status')} -> {after.get('status')}"
+    if after.get("status") not in targets:
         # No state of the record would allow this move to this writer: a matter of role.
         raise ForbiddenError(
-            f"Field staff may only record {entity} as {target}; the rest is the district's.",
-            {"status": [f"{before.get('status')} -> {after.get('status')}"]},
+            f"A {role} may only record {entity} as {' or '.join(targets)}; the rest is the district's.",
+            {"status": [move]},
         )
-    if before.get("status") != source:
-        raise InvalidTransitionError(
-            f"Field staff may only move {entity} from {source} to {target}.",
-            {"status": [f"{before.get('status')} -> {after.get('status')}"]},
-        )
+    if not any(m.source == before.get("status") and m.target == after.get("status") for m in own):
+        raise InvalidTransitionError(f"{entity} cannot move {move} by a {role}.", {"status": [move]})

@@ -19,17 +19,16 @@ from server.auth.current import current_scope, require_roles
 from server.clock import programme_zone
 from server.pages import decode_cursor, encode_cursor
 from server.store import audit as store
+from sync.lifecycles import READ_AUDIT, roles_for
 
 blp = Blueprint("audit_entries", __name__, url_prefix="/api/v1", description="The audit trail")
-
-AUDITORS = ("commune_official", "district_officer", "supervisor", "admin")
 
 
 @blp.route("/audit")
 class AuditTrail(MethodView):
     @blp.arguments(AuditQuery, location="query", unknown=RAISE)
     @blp.response(200, AuditPage)
-    @require_roles(*AUDITORS)
+    @require_roles(*roles_for(READ_AUDIT))
     def get(self, args):
         """The audit trail of the caller's units, oldest first, a page at a time."""
         page = store.list_entries(

@@ -16,17 +16,16 @@ from server.auth.current import current_scope, requested_unit, require_roles
 from server.clock import today
 from server.store import activity as store
 from server.store.calendar import end_of_day
+from sync.lifecycles import READ_AUDIT, roles_for
 
 blp = Blueprint("collaborators", __name__, url_prefix="/api/v1", description="Collaborators' activity")
-
-SUPERVISORS = ("commune_official", "district_officer", "supervisor", "admin")
 
 
 @blp.route("/activity")
 class Activity(MethodView):
     @blp.arguments(ActivityQuery, location="query", unknown=RAISE)
     @blp.response(200, ActivityReport)
-    @require_roles(*SUPERVISORS)
+    @require_roles(*roles_for(READ_AUDIT))
     def get(self, args):
         """One row per active collaborator in scope, counted up to the end of ``as_of``.
 

@@ -14,6 +14,7 @@ from server.store.sync import SqlStore
 from server.transactions import run_write
 from sync.actors import resolve_scope
 from sync.engine import resolve_conflict
+from sync.lifecycles import RESOLVE, roles_for
 
 blp = Blueprint("conflicts", __name__, url_prefix="/api/v1/conflicts", description="Sync conflicts")
 
@@ -43,7 +44,7 @@ class Conflicts(MethodView):
 class Resolve(MethodView):
     @blp.arguments(ResolveRequest)
     @blp.response(200, ResolveResponse)
-    @require_roles("commune_official", "district_officer", "supervisor", "admin")
+    @require_roles(*roles_for(RESOLVE))
     def post(self, body, conflict_id):
         """Resolve a conflict: keep_server, take_device or custom data; a new version follows."""
         actor = actor_of(current_user())

@@ -13,6 +13,7 @@ from server.clock import utcnow
 from server.store.sync import SqlStore
 from server.transactions import run_write
 from sync.engine import decide_registration
+from sync.lifecycles import DECIDE, roles_for
 
 blp = Blueprint("decisions", __name__, url_prefix="/api/v1/registrations", description="Decisions on forms")
 
@@ -22,7 +23,7 @@ class Decision(MethodView):
     @blp.arguments(DecisionRequest)
     @blp.response(200, PulledRecordSchema)
     @blp.alt_response(409, description="version_conflict or invalid_transition")
-    @require_roles("commune_official", "admin")
+    @require_roles(*roles_for(DECIDE))
     def post(self, body, registration_id):
         """Approve, reject or return a submitted registration (expected version required)."""
         actor = actor_of(current_user())

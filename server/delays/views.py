@@ -21,10 +21,10 @@ from server.scope import Scope
 from server.store import delays as store
 from server.store import units as unit_store
 from sync.delays import KINDS
+from sync.lifecycles import READ_AUDIT, roles_for
 
 blp = Blueprint("delays", __name__, url_prefix="/api/v1", description="Delay audit")
 
-AUDITORS = ("commune_official", "district_officer", "supervisor", "admin")
 EXPORT_COLUMNS = [Column(name) for name in store.ITEM_COLUMNS]
 
 
@@ -32,7 +32,7 @@ EXPORT_COLUMNS = [Column(name) for name in store.ITEM_COLUMNS]
 class Delays(MethodView):
     @blp.arguments(DelayQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, DelayReportSchema)
-    @require_roles(*AUDITORS)
+    @require_roles(*roles_for(READ_AUDIT))
     def get(self, args):
         """Late payouts, approvals, support items and silent collaborators on ``as_of``.
 

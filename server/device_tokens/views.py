@@ -23,6 +23,7 @@ from server.clock import utcnow
 from server.errors import APIError
 from server.extensions import db
 from server.store import accounts as store
+from sync.lifecycles import MANAGE_DEVICES, roles_for
 
 blp = Blueprint(
     "device_tokens", __name__, url_prefix="/api/v1/device-tokens", description="ODK Collect device keys"
@@ -65,7 +66,7 @@ class DeviceTokens(MethodView):
     @blp.arguments(DeviceTokenRequest)
     @blp.response(201, DeviceTokenCreated)
     @blp.alt_response(422, description="validation_error: unknown username")
-    @require_roles("admin")
+    @require_roles(*roles_for(MANAGE_DEVICES))
     def post(self, body):
         """Issue a device key for a user: the token, the URL for Collect and the QR settings."""
         user = store.get_user_by_username(body["username"])
@@ -85,7 +86,7 @@ class DeviceTokens(MethodView):
         }
 
     @blp.response(200, DeviceTokenList)
-    @require_roles("admin")
+    @require_roles(*roles_for(MANAGE_DEVICES))
     def get(self):
         """Every device key issued, newest first (never the token itself)."""
         return {"items": [describe(row, username) for row, username in store.list_device_tokens()]}
@@ -94,7 +95,7 @@ class DeviceTokens(MethodView):
 @blp.route("/<int(max=2147483647):token_id>")  # larger names no row; SQL would overflow
 class DeviceToken(MethodView):
     @blp.response(204)
-    @require_roles("admin")
+    @require_roles(*roles_for(MANAGE_DEVICES))
     def delete(self, token_id):
         """Revoke a device key: the phones set up with it get 403 from then on."""
         if store.get_device_token(token_id) is None:

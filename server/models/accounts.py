@@ -9,8 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.extensions import db
 from server.models.types import UTCDateTime
-
-ROLES = ("collaborator", "commune_official", "district_officer", "supervisor", "admin")
+from sync.actors import ROLES  # noqa: F401 - re-exported: the one list of roles
 
 
 class User(db.Model):

@@ -14,6 +14,17 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from server.extensions import db
 from server.models.types import JSONType, UTCDateTime
+from sync.lifecycles import PAYOUT_LIFE, REGISTRATION_LIFE, SUPPORT_ITEM_LIFE
+
+# The partial indexes' conditions, from the lifecycles (the same text the delay audit's
+# queries compile to, so the planner matches them).
+(_waiting_form,) = REGISTRATION_LIFE.waiting
+(_waiting_support,) = SUPPORT_ITEM_LIFE.waiting
+WAITING_FORM = f"status = '{_waiting_form}'"
+WAITING_SUPPORT = f"status = '{_waiting_support}'"
+UNSETTLED_PAYOUT = "status NOT IN ({})".format(
+    ", ".join(f"'{state}'" for state in PAYOUT_LIFE.ordered(PAYOUT_LIFE.settled))
+)
 
 #: What the delay audit reads of a late record; its partial indexes carry these columns
 #: (``updated_at``: a past day reads the current row of a record unchanged since).
@@ -74,8 +85,8 @@ class Registration(SyncedRecord, db.Model):
         Index(
             "ix_registrations_waiting",
             "submitted_at",
-            postgresql_where=text("deleted IS FALSE AND status = 'submitted'"),
-            sqlite_where=text("deleted = 0 AND status = 'submitted'"),
+            postgresql_where=text(f"deleted IS FALSE AND {WAITING_FORM}"),
+            sqlite_where=text(f"deleted = 0 AND {WAITING_FORM}"),
             postgresql_include=AUDITED_COLUMNS,
         ),
         # The exit report numbers each household's approvals of a year in this order, and
@@ -115,8 +126,8 @@ class SupportItem(SyncedRecord, db.Model):
         Index(
             "ix_support_items_planned",
             "due_date",
-            postgresql_where=text("deleted IS FALSE AND status = 'planned'"),
-            sqlite_where=text("deleted = 0 AND status = 'planned'"),
+            postgresql_where=text(f"deleted IS FALSE AND {WAITING_SUPPORT}"),
+            sqlite_where=text(f"deleted = 0 AND {WAITING_SUPPORT}"),
             postgresql_include=AUDITED_COLUMNS,
         ),
     )
@@ -140,10 +151,8 @@ class Payout(SyncedRecord, db.Model):
         Index(
             "ix_payouts_unsettled",
             "due_date",
-            postgresql_where=text(
-                "deleted IS FALSE AND status NOT IN ('disbursed', 'confirmed', 'cancelled')"
-            ),
-            sqlite_where=text("deleted = 0 AND status NOT IN ('disbursed', 'confirmed', 'cancelled')"),
+            postgresql_where=text(f"deleted IS FALSE AND {UNSETTLED_PAYOUT}"),
+            sqlite_where=text(f"deleted = 0 AND {UNSETTLED_PAYOUT}"),
             postgresql_include=[*AUDITED_COLUMNS, "amount_vnd"],
         ),
     )

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from server.odk.instances import Instance, InvalidInstanceError
+from sync.lifecycles import CONFIRMED, DELIVERED, PAYOUT_LIFE, SUPPORT_ITEM_LIFE
 
 # Never change this: the change ids of every instance ever received derive from it, and a
 # new namespace would turn re-sent instances into new changes.
@@ -197,7 +198,7 @@ def build_follow_up_visit_changes(
     delivered_on = reader.date("delivered_on")
     reader.raise_if_invalid()
     _require_same_household(household_id, support_item, "support item")
-    data = {**support_item, "status": "delivered", "delivered_on": delivered_on}
+    data = {**support_item, "status": DELIVERED, SUPPORT_ITEM_LIFE.sets_on(DELIVERED): delivered_on}
     client_time = _read_client_time(instance, received_at)
     return [_upsert(instance, "support_items", item_id, base_version, data, client_time)]
 
@@ -222,7 +223,7 @@ def build_payout_receipt_changes(
     confirmed_on = reader.date("confirmed_on")
     reader.raise_if_invalid()
     _require_same_household(household_id, payout, "payout")
-    data = {**payout, "status": "confirmed", "confirmed_on": confirmed_on}
+    data = {**payout, "status": CONFIRMED, PAYOUT_LIFE.sets_on(CONFIRMED): confirmed_on}
     client_time = _read_client_time(instance, received_at)
     return [_upsert(instance, "payouts", payout_id, base_version, data, client_time)]
 

@@ -22,9 +22,9 @@ from server.exports import CSV_MIMETYPE, XLSX_MIMETYPE, render_table
 from server.reports import figures, tables
 from server.scope import Scope
 from server.store import reports as store
+from sync.lifecycles import READ_REPORTS, roles_for
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Per-district report tables")
-READERS = ("district_officer", "supervisor", "admin")
 
 
 def document_downloads(view):
@@ -69,7 +69,7 @@ class ExitRegistrations(MethodView):
     @blp.response(200, ExitRegistrationReport)
     @document_downloads
     @blp.alt_response(403, description="forbidden: collaborators and commune users")
-    @require_roles(*READERS)
+    @require_roles(*roles_for(READ_REPORTS))
     def get(self, args):
         """Approved exit registrations of a year per district, against quotas and targets.
 
@@ -89,7 +89,7 @@ class Payouts(MethodView):
     @blp.response(200, PayoutReport)
     @document_downloads
     @blp.alt_response(403, description="forbidden: collaborators and commune users")
-    @require_roles(*READERS)
+    @require_roles(*roles_for(READ_REPORTS))
     def get(self, args):
         """Incentive payouts of households recognised in a year, per district, and how late.
 

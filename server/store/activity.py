@@ -19,9 +19,16 @@ from server.extensions import db
 from server.models import Conflict, RecordVersion, RejectedChange, SyncBatch, Unit, User
 from server.scope import Scope
 from server.store.calendar import day_literal, day_of, days_between, json_text
+from sync.actors import COLLABORATOR
+from sync.lifecycles import CONFIRM, DELIVER, LIFECYCLES
 
 #: The status a follow-up moves a record to: a support item delivered, a payout confirmed.
-FOLLOW_UP_STATUSES = {"support_items": "delivered", "payouts": "confirmed"}
+FOLLOW_UP_STATUSES = {
+    life.entity: move.target
+    for life in LIFECYCLES.values()
+    for move in life.moves
+    if move.act in (DELIVER, CONFIRM)
+}
 
 
 def collaborators_then(cutoff: datetime, from_history: bool):
@@ -53,7 +60,7 @@ def collaborators_then(cutoff: datetime, from_history: bool):
             last_sync.label("last_sync_at"),
         )
         .join(Unit, Unit.code == User.unit_code)
-        .where(User.role == "collaborator", User.active.is_(True))
+        .where(User.role == COLLABORATOR, User.active.is_(True))
     )
     if from_history:
         query = query.where(User.created_at < cutoff)

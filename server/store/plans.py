@@ -7,9 +7,10 @@ from sqlalchemy import case, func, or_, select
 from server.extensions import db
 from server.models import Household, Payout, Registration, SupportItem
 from server.scope import Scope
+from sync.lifecycles import DELIVERED, PAYOUT_LIFE, SUPPORT_ITEM_LIFE
 
-PAID = ("disbursed", "confirmed")
-OPEN_PAYOUT = ("pending", "approved")
+PAID = PAYOUT_LIFE.ordered(PAYOUT_LIFE.paid)
+OPEN_PAYOUT = PAYOUT_LIFE.ordered(PAYOUT_LIFE.waiting)
 
 
 def list_households(
@@ -32,8 +33,10 @@ def list_households(
     support = (
         select(
             SupportItem.household_id,
-            func.sum(case((SupportItem.status == "planned", 1), else_=0)).label("support_planned"),
-            func.sum(case((SupportItem.status == "delivered", 1), else_=0)).label("support_delivered"),
+            func.sum(case((SupportItem.status == SUPPORT_ITEM_LIFE.initial, 1), else_=0)).label(
+                "support_planned"
+            ),
+            func.sum(case((SupportItem.status == DELIVERED, 1), else_=0)).label("support_delivered"),
         )
         .where(SupportItem.deleted.is_(False))
         .group_by(SupportItem.household_id)

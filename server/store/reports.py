@@ -38,10 +38,12 @@ from sqlalchemy.sql import ColumnElement
 from server.extensions import db
 from server.models import Household, Payout, Quota, RecordVersion, Registration, Unit
 from server.scope import Scope
+from sync.lifecycles import CANCELLED, CONFIRMED, PAYOUT_LIFE, PLANNABLE_FORMS
 
 KINDS = {"exit_poverty": "poor", "exit_near_poverty": "near_poor"}
-SETTLED = ("disbursed", "confirmed", "cancelled")  # a payout in none of these can be late
-PAID = ("disbursed", "confirmed")
+SETTLED = PAYOUT_LIFE.ordered(PAYOUT_LIFE.settled)  # a payout in none of these can be late
+PAID = PAYOUT_LIFE.ordered(PAYOUT_LIFE.paid)
+(APPROVED_FORM,) = PLANNABLE_FORMS  # what an exit counts: the approved form
 
 
 def count_exit_registrations(year: int, scope: Scope, cutoff: datetime | None) -> list[dict]:
@@ -132,7 +134,7 @@ def first_approvals(year: int, scope: Scope, cutoff: datetime | None):
         q = select(reg.district_code, reg.kind, reg.members, nth.label("nth"))
     q = q.where(
         reg.year == year,
-        reg.status == "approved",
+        reg.status == APPROVED_FORM,
         reg.kind.in_(tuple(KINDS)),
         alive(reg, cutoff),
         household_alive(reg.household_id, cutoff),
@@ -180,9 +182,9 @@ def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -
     )
     status, late = by_day.c.status, by_day.c.days_late.is_not(None)
     measures = {
-        "scheduled": status != "cancelled",
+        "scheduled": status != CANCELLED,
         "disbursed": status.in_(PAID),
-        "confirmed": status == "confirmed",
+        "confirmed": status == CONFIRMED,
         "overdue": late,
     }
     summed = (

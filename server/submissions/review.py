@@ -16,19 +16,18 @@ from server.store.sync import SqlStore
 from server.transactions import run_write
 from sync.actors import Actor
 from sync.engine import decide_registration
-
-# Central reviewState -> decision of the engine.
-DECISIONS = {"approved": "approve", "rejected": "reject", "hasIssues": "return"}
+from sync.lifecycles import DECISIONS, decision_for_review_state
 
 
 def review_submission(user: User, submission: OdkSubmission, review_state: object, now: datetime) -> None:
     """Decide the submission's registration; commit. Raises APIError or the engine's errors."""
-    decision = DECISIONS.get(review_state) if isinstance(review_state, str) else None
+    decision = decision_for_review_state(review_state)
     if decision is None:
+        states = ", ".join(d.review_state for d in DECISIONS.values())
         raise APIError(
             "validation_error",
-            "reviewState must be one of: approved, rejected, hasIssues.",
-            {"reviewState": [f"Must be one of: {', '.join(DECISIONS)}."]},
+            f"reviewState must be one of: {states}.",
+            {"reviewState": [f"Must be one of: {states}."]},
         )
     if submission.entity != "registrations" or not submission.record_id:
         raise APIError("bad_request", "Only exit-registration submissions are reviewed.")
@@ -40,7 +39,7 @@ def review_submission(user: User, submission: OdkSubmission, review_state: objec
         if current is None or current.deleted:
             raise APIError("conflict", "The engine has not accepted this submission's registration.")
         # Central's PATCH carries no version: the decision is on the version the server holds.
-        decide_registration(store, actor, submission.record_id, decision, None, current.version, now)
+        decide_registration(store, actor, submission.record_id, decision.word, None, current.version, now)
         store.flush()
 
     run_write(work)

@@ -17,14 +17,7 @@ from server.odk.instances import parse_untrusted_xml
 from server.odk.odata import build_row
 from server.store import odk as store
 from server.store import records as record_store
-
-# Registration status -> ODK Central reviewState (protocol.md).
-REVIEW_STATES: dict[str, str | None] = {
-    "submitted": None,
-    "returned": "hasIssues",
-    "approved": "approved",
-    "rejected": "rejected",
-}
+from sync.lifecycles import review_state_of
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ def describe(submissions: list[OdkSubmission]) -> list[SubmissionView]:
         record = registrations.get(submission.record_id) if submission.entity == "registrations" else None
         data = record.data if record is not None else {}
         decided_at = _read_time(data.get("decided_at"))
-        review_state = REVIEW_STATES.get(data.get("status", "submitted"))
+        review_state = review_state_of(data.get("status"))
         updated_at = max((t for t in (submission.edited_at, decided_at) if t is not None), default=None)
         views.append(
             SubmissionView(

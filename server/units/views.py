@@ -9,6 +9,7 @@ from schemas.units import UnitOut, UnitQuery, UserOut
 from server.auth.current import current_scope, require_roles
 from server.store import units as unit_store
 from server.store.accounts import list_users
+from sync.lifecycles import MANAGE_UNITS, roles_for
 
 blp = Blueprint("units", __name__, url_prefix="/api/v1", description="Administrative units and users")
 
@@ -31,7 +32,7 @@ class Units(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @blp.response(200, UserOut(many=True))
-    @require_roles("admin", "supervisor")
+    @require_roles(*roles_for(MANAGE_UNITS))
     def get(self):
         """Every account (admins and supervisors only); passwords are never returned."""
         return list_users()

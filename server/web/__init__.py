@@ -24,7 +24,7 @@ from server.web.language import (
     t,
 )
 from server.web.messages import has_text
-from server.web.sessions import check_csrf, configure_cookies, csrf_token, page_user
+from server.web.sessions import check_csrf, configure_cookies, csrf_token, page_may, page_user
 from server.web.writes import new_batch_id
 
 PREFIX = "/web"
@@ -80,6 +80,7 @@ def init_app(app: Flask) -> None:
         _=t,
         csrf_token=csrf_token,
         page_user=page_user,
+        page_may=page_may,
         language=current_language,
         url_with=url_with,
         new_batch_id=new_batch_id,

@@ -13,13 +13,15 @@ from server.store import approvals as approval_store
 from server.web import PREFIX, blp
 from server.web.language import t
 from server.web.sessions import page_scope, page_user, require_page, sign_in, sign_out
+from sync.actors import ADMIN, COMMUNE_OFFICIAL, DISTRICT_OFFICER, SUPERVISOR
+from sync.lifecycles import RETURNED
 
 # Where each role starts: the page of its daily work.
 START_PAGES = {
-    "commune_official": "pages.approvals",
-    "district_officer": "pages.households",
-    "supervisor": "pages.dashboard",
-    "admin": "pages.dashboard",
+    COMMUNE_OFFICIAL: "pages.approvals",
+    DISTRICT_OFFICER: "pages.households",
+    SUPERVISOR: "pages.dashboard",
+    ADMIN: "pages.dashboard",
 }
 
 
@@ -70,5 +72,5 @@ def home():
     user = page_user()
     if user.role in START_PAGES:
         return redirect(url_for(START_PAGES[user.role]))
-    returned = approval_store.list_registrations_by_status(page_scope(), "returned")
+    returned = approval_store.list_registrations_by_status(page_scope(), RETURNED)
     return render_template("web/home.html", returned=returned)

@@ -15,7 +15,6 @@ from server.web import blp
 from server.web.audit import list_history
 from server.web.language import t
 from server.web.sessions import page_actor, page_scope, page_user, require_page
-from sync.decisions import DECISIONS
 from sync.engine import decide_registration
 from sync.errors import (
     ForbiddenError,
@@ -24,21 +23,18 @@ from sync.errors import (
     SyncError,
     VersionConflictError,
 )
+from sync.lifecycles import DECIDE, DECISIONS, READ_FORMS, REGISTRATION_LIFE, may, roles_for
 from sync.records import Record
-
-DECIDERS = ("commune_official", "admin")
-# Everyone but collaborators reads registrations on the pages; a collaborator reads the
-# commune's forms too (returned ones are listed on their start page), as the API lets them.
-READERS = ("collaborator", "commune_official", "district_officer", "supervisor", "admin")
 
 
 @blp.route("/approvals")
-@require_page(*DECIDERS)
+@require_page(*roles_for(DECIDE))
 def approvals():
     """The commune's submitted forms, oldest first, with the days each has waited."""
     threshold = current_app.config["APPROVAL_OVERDUE_DAYS"]
     day = today()
-    rows = approval_store.list_registrations_by_status(page_scope(), "submitted")
+    (waiting,) = REGISTRATION_LIFE.waiting
+    rows = approval_store.list_registrations_by_status(page_scope(), waiting)
     for row in rows:
         received = programme_day(row["submitted_at"]) if row["submitted_at"] else day
         row["days_waiting"] = (day - received).days
@@ -71,14 +67,18 @@ def photo_url(registration_id: str) -> str | None:
 
 
 @blp.route("/registrations/<registration_id>")
-@require_page(*READERS)
+@require_page(*roles_for(READ_FORMS))
 def registration(registration_id: str):
     """A form with its household, the collaborator, the signed photo and its history."""
     store = SqlStore()
     record = find_in_scope(store, "registrations", registration_id)
     household = store.get_record("households", record.data["household_id"])
     history = list_history("registrations", record.id)
-    can_decide = page_user().role in DECIDERS and record.data.get("status") == "submitted"
+    can_decide = any(
+        may(page_user().role, move.act)
+        for move in REGISTRATION_LIFE.moves
+        if move.act == DECIDE and move.source == record.data.get("status")
+    )
     return render_template(
         "web/registration.html",
         record=record,
@@ -93,7 +93,7 @@ def registration(registration_id: str):
 
 
 @blp.route("/registrations/<registration_id>/decision", methods=["POST"])
-@require_page(*DECIDERS)
+@require_page(*roles_for(DECIDE))
 def decide(registration_id: str):
     """Approve, reject or return the form at the version the official was shown."""
     decision = request.form.get("decision", "")
@@ -101,7 +101,7 @@ def decide(registration_id: str):
     back = url_for("pages.registration", registration_id=registration_id)
     if decision not in DECISIONS:
         abort(400)
-    if decision in ("reject", "return") and not note:
+    if DECISIONS[decision].asks_note and not note:
         flash(t("reg.note_required"), "error")
         return redirect(back)
     try:

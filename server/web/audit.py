@@ -10,9 +10,9 @@ from server.store import audit as audit_store
 from server.store.sync import SqlStore
 from server.web import blp
 from server.web.sessions import page_scope, require_page
+from sync.lifecycles import READ_AUDIT_PAGE, roles_for
 from sync.records import ENTITIES
 
-AUDITORS = ("district_officer", "supervisor", "admin")
 HISTORY_LIMIT = 1000  # a record's whole life is a few dozen entries
 
 
@@ -24,7 +24,7 @@ def list_history(entity: str, record_id: str) -> list:
 
 
 @blp.route("/audit")
-@require_page(*AUDITORS)
+@require_page(*roles_for(READ_AUDIT_PAGE))
 def audit():
     """``?entity=&id=``: the record's trail, if it lies in the user's units."""
     entity = request.args.get("entity") or ""

@@ -16,9 +16,10 @@ from server.web import blp
 from server.web.language import t
 from server.web.sessions import page_actor, require_page
 from sync.actors import resolve_scope
-from sync.conflicts import RESOLUTIONS, RESOLVERS
+from sync.conflicts import RESOLUTIONS
 from sync.engine import resolve_conflict
 from sync.errors import ForbiddenError, NotFoundError, SyncError
+from sync.lifecycles import RESOLVE, roles_for
 from sync.records import Conflict, Record
 
 TRUE_WORDS = {"yes", "true", "1", "có", "co", "x"}
@@ -44,7 +45,7 @@ def describe(store: SqlStore, entity: str, record: Record | None) -> dict[str, A
 
 
 @blp.route("/conflicts")
-@require_page(*RESOLVERS)
+@require_page(*roles_for(RESOLVE))
 def conflicts():
     """Every open conflict in the user's units, oldest first."""
     store = SqlStore()
@@ -102,7 +103,7 @@ def read_custom_data(conflict: Conflict) -> dict[str, Any]:
 
 
 @blp.route("/conflicts/<conflict_id>/resolve", methods=["POST"])
-@require_page(*RESOLVERS)
+@require_page(*roles_for(RESOLVE))
 def resolve(conflict_id: str):
     """Keep the server's values, take the device's, or choose field by field."""
     resolution = request.form.get("resolution", "")

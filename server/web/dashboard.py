@@ -25,8 +25,8 @@ from server.store.calendar import end_of_day
 from server.web import blp
 from server.web.sessions import page_scope, require_page
 from sync.delays import KINDS
+from sync.lifecycles import READ_DASHBOARD, roles_for
 
-VIEWERS = ("district_officer", "supervisor", "admin")
 ROWS = 20  # rows of a list shown at first; "show all" raises it to MAX_ROWS
 MAX_ROWS = 1000  # beyond this, the downloads hold every item
 
@@ -85,7 +85,7 @@ def quota_bars(report: dict) -> float:
 
 
 @blp.route("/dashboard")
-@require_page(*VIEWERS)
+@require_page(*roles_for(READ_DASHBOARD))
 def dashboard():
     scope = page_scope()
     year, as_of = read_year(), read_as_of()

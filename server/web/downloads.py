@@ -17,8 +17,9 @@ from server.reports.views import answer
 from server.store import delays as delay_store
 from server.store import reports as report_store
 from server.web import blp
-from server.web.dashboard import VIEWERS, delay_query, read_as_of, read_unit, read_year
+from server.web.dashboard import delay_query, read_as_of, read_unit, read_year
 from server.web.sessions import page_scope, require_page
+from sync.lifecycles import READ_DASHBOARD, roles_for
 
 
 def read_format() -> str:
@@ -29,7 +30,7 @@ def read_format() -> str:
 
 
 @blp.route("/downloads/exit-registrations")
-@require_page(*VIEWERS)
+@require_page(*roles_for(READ_DASHBOARD))
 def download_exit_registrations():
     scope, year = page_scope(), read_year()
     rows = report_store.count_exit_registrations(year, scope, None)
@@ -38,7 +39,7 @@ def download_exit_registrations():
 
 
 @blp.route("/downloads/payouts")
-@require_page(*VIEWERS)
+@require_page(*roles_for(READ_DASHBOARD))
 def download_payouts():
     year, as_of = read_year(), today()
     report = figures.build_payout_report(
@@ -48,7 +49,7 @@ def download_payouts():
 
 
 @blp.route("/downloads/delays")
-@require_page(*VIEWERS)
+@require_page(*roles_for(READ_DASHBOARD))
 def download_delays():
     query = delay_query(read_as_of(), request.args.get("kind") or None, read_unit(request.args.get("unit")))
     items = delay_store.list_delays(query)

@@ -22,22 +22,37 @@ from server.web.approvals import find_in_scope
 from server.web.language import t
 from server.web.sessions import page_scope, page_user, require_page
 from server.web.writes import change, push_from_page, read_batch_id
-from sync.records import FUNDING_SOURCES, NEEDS, PAYOUT_KINDS
+from sync.lifecycles import (
+    APPROVED,
+    CANCELLED,
+    DELIVERED,
+    DISBURSED,
+    LIFECYCLES,
+    PAYOUT_LIFE,
+    PLAN,
+    PLANNABLE_FORMS,
+    READ_DESK,
+    SCHEDULE,
+    SUPPORT_ITEM_LIFE,
+    WRITE_ACTS,
+    may,
+    roles_for,
+)
+from sync.records import FUNDING_SOURCES, NEEDS, PAYOUT_KINDS, PAYOUTS, SUPPORT_ITEMS
 
-READERS = ("commune_official", "district_officer", "supervisor", "admin")
-WRITERS = ("district_officer", "admin")
 PAGE_SIZE = 50
 
-# action -> (status it moves from, status it moves to, the date field it sets)
-PAYOUT_MOVES = {
-    "approve": (("pending",), "approved", None),
-    "disburse": (("approved",), "disbursed", "disbursed_on"),
-    "cancel": (("pending", "approved"), "cancelled", None),
+#: The desk's buttons: each action is the lifecycle's move to that status - from where, by
+#: whom and which date it sets is the lifecycle's (``sync.lifecycles``).
+DESK_ACTIONS = {
+    PAYOUTS: {"approve": APPROVED, "disburse": DISBURSED, "cancel": CANCELLED},
+    SUPPORT_ITEMS: {"deliver": DELIVERED, "cancel": CANCELLED},
 }
-SUPPORT_MOVES = {
-    "deliver": (("planned",), "delivered", "delivered_on"),
-    "cancel": (("planned",), "cancelled", None),
+MOVE_ENDPOINTS = {
+    PAYOUTS: ("pages.move_payout", "payout_id"),
+    SUPPORT_ITEMS: ("pages.move_support_item", "item_id"),
 }
+LABELS = {PAYOUTS: "payout", SUPPORT_ITEMS: "support"}
 
 
 class FormError(ValueError):
@@ -60,7 +75,7 @@ def communes_in_scope() -> list:
 
 
 @blp.route("/households")
-@require_page(*READERS)
+@require_page(*roles_for(READ_DESK))
 def households():
     """Households of the user's units, a page at a time, filtered by commune or a search."""
     commune = request.args.get("commune") or None
@@ -89,7 +104,7 @@ def households():
 
 
 @blp.route("/households/<household_id>")
-@require_page(*READERS)
+@require_page(*roles_for(READ_DESK))
 def household(household_id: str):
     """One household: its forms, its support plan and its payouts, with the desk's forms."""
     store = SqlStore()
@@ -100,13 +115,36 @@ def household(household_id: str):
         record=record,
         hh=record.data,
         records=records,
-        can_write=page_user().role in WRITERS,
+        can_write=may(page_user().role, SCHEDULE) or may(page_user().role, PLAN),
+        desk_moves=desk_moves,
+        plannable=sorted(PLANNABLE_FORMS),
         names=unit_names(),
         payout_kinds=PAYOUT_KINDS,
         needs=NEEDS,
         funding_sources=FUNDING_SOURCES,
         today=today(),
     )
+
+
+def desk_moves(entity: str, row: dict) -> list[dict]:
+    """The buttons of one payout or support item: the moves from its status the user may make."""
+    role = page_user().role
+    if not may(role, WRITE_ACTS[entity]):
+        return []
+    endpoint, id_name = MOVE_ENDPOINTS[entity]
+    buttons = []
+    for action, target in DESK_ACTIONS[entity].items():
+        found = LIFECYCLES[entity].move(row["status"], target)
+        if found is not None and may(role, found.act):
+            buttons.append(
+                {
+                    "url": url_for(endpoint, action=action, **{id_name: row["id"]}),
+                    "sets": found.sets,
+                    "label": f"{LABELS[entity]}.{action}",
+                    "tone": "danger" if target == CANCELLED else "ok",
+                }
+            )
+    return buttons
 
 
 # -- reading the forms -------------------------------------------------------------------------
@@ -170,7 +208,7 @@ def refuse_form(error: FormError) -> None:
 
 # -- the forms ---------------------------------------------------------------------------------
 @blp.route("/households/<household_id>/payouts", methods=["POST"])
-@require_page(*WRITERS)
+@require_page(*roles_for(SCHEDULE))
 def schedule_payout(household_id: str):
     """A new payout: pending, or disbursed when it was already paid on paper."""
     record = find_in_scope(SqlStore(), "households", household_id)
@@ -186,7 +224,7 @@ def schedule_payout(household_id: str):
             "recognized_year": read_int("recognized_year", required=True),
             "amount_vnd": read_int("amount_vnd", required=True),
             "due_date": read_day("due_date", required=True),
-            "status": "disbursed" if paid_on else "pending",
+            "status": DISBURSED if paid_on else PAYOUT_LIFE.initial,
             "disbursed_on": paid_on,
             "confirmed_on": None,
         }
@@ -201,7 +239,7 @@ def schedule_payout(household_id: str):
 
 
 @blp.route("/households/<household_id>/support-items", methods=["POST"])
-@require_page(*WRITERS)
+@require_page(*roles_for(PLAN))
 def record_support_item(household_id: str):
     """A new support item of the plan: planned, or delivered on a given day."""
     record = find_in_scope(SqlStore(), "households", household_id)
@@ -218,7 +256,7 @@ def record_support_item(household_id: str):
             "amount_vnd": read_int("amount_vnd"),
             "funding_source": read_choice("funding_source", FUNDING_SOURCES, required=False),
             "due_date": read_day("due_date"),
-            "status": "delivered" if delivered_on else "planned",
+            "status": DELIVERED if delivered_on else SUPPORT_ITEM_LIFE.initial,
             "delivered_on": delivered_on,
         }
     except FormError as error:
@@ -231,14 +269,15 @@ def record_support_item(household_id: str):
     return redirect(back)
 
 
-def move(entity: str, record_id: str, action: str, moves: dict, done_prefix: str):
+def move(entity: str, record_id: str, action: str, done_prefix: str):
     """Move a payout or support item along its lifecycle, from the version the officer saw."""
-    if action not in moves:
+    if action not in DESK_ACTIONS[entity]:
         abort(404)
     store = SqlStore()
     current = find_in_scope(store, entity, record_id)
     back = url_for("pages.household", household_id=current.data["household_id"])
-    _sources, target, date_field = moves[action]  # the engine checks the move itself
+    target = DESK_ACTIONS[entity][action]  # the engine checks the move itself
+    date_field = LIFECYCLES[entity].sets_on(target)
     try:
         version = read_int("version", required=True)
         day = read_day(date_field, required=True) if date_field else None
@@ -259,12 +298,12 @@ def move(entity: str, record_id: str, action: str, moves: dict, done_prefix: str
 
 
 @blp.route("/payouts/<payout_id>/<action>", methods=["POST"])
-@require_page(*WRITERS)
+@require_page(*roles_for(SCHEDULE))
 def move_payout(payout_id: str, action: str):
-    return move("payouts", payout_id, action, PAYOUT_MOVES, "payout.done")
+    return move(PAYOUTS, payout_id, action, "payout.done")
 
 
 @blp.route("/support-items/<item_id>/<action>", methods=["POST"])
-@require_page(*WRITERS)
+@require_page(*roles_for(PLAN))
 def move_support_item(item_id: str, action: str):
-    return move("support_items", item_id, action, SUPPORT_MOVES, "support.done")
+    return move(SUPPORT_ITEMS, item_id, action, "support.done")

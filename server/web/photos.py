@@ -11,8 +11,9 @@ from server.store import odk as odk_store
 from server.store.sync import SqlStore
 from server.submissions.files import attachment_directory
 from server.web import blp
-from server.web.approvals import READERS, find_in_scope
+from server.web.approvals import find_in_scope
 from server.web.sessions import require_page
+from sync.lifecycles import READ_FORMS, roles_for
 
 PHOTO_FIELD = "signed_form_photo"  # the exit-registration form's image question
 
@@ -33,7 +34,7 @@ def find_signed_form_photo(registration_id: str) -> OdkAttachment | None:
 
 
 @blp.route("/registrations/<registration_id>/photo")
-@require_page(*READERS)
+@require_page(*roles_for(READ_FORMS))
 def signed_form_photo(registration_id: str):
     """The image itself; 404 without one, or for a registration outside the user's units."""
     record = find_in_scope(SqlStore(), "registrations", registration_id)

@@ -28,6 +28,7 @@ from server.models import User
 from server.scope import Scope
 from server.store import accounts as account_store
 from sync.actors import Actor
+from sync.lifecycles import may
 
 CSRF_FIELD = "csrf_token"
 SESSION_HOURS = 12  # one working day; a shared office laptop should not stay signed in
@@ -87,6 +88,12 @@ def require_page(*roles: str):
         return wrapper
 
     return decorator
+
+
+def page_may(act: str) -> bool:
+    """May the signed-in user do ``act`` (``sync.lifecycles.RIGHTS``)? For buttons and links."""
+    user = page_user()
+    return user is not None and may(user.role, act)
 
 
 def page_scope() -> Scope:

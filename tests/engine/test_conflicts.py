@@ -144,7 +144,7 @@ def test_keeping_the_server_values_still_makes_a_new_version(store, hid):
 def test_a_custom_resolution_writes_the_persons_values(store, hid):
     conflict_id = open_conflict(store, hid)
     outcome = resolve_conflict(
-        store, DISTRICT, conflict_id, "custom", {"members": 5}, later(60), validate_record
+        store, OFFICIAL, conflict_id, "custom", {"members": 5}, later(60), validate_record
     )
     assert outcome["record"]["data"]["members"] == 5
 

@@ -105,7 +105,7 @@ def test_a_collaborator_cannot_change_an_items_amount(store, household_id, appro
     item_id = seed(store, "support_items", support_item(household_id, approved_registration))
     richer = {**data_of(store, "support_items", item_id), "amount_vnd": 90_000_000}
     result = push_one(store, COLLABORATOR, change("support_items", richer, record_id=item_id, base=1))
-    assert result["errors"]["details"] == {"amount_vnd": ["Not writable by field staff."]}
+    assert result["errors"]["details"] == {"amount_vnd": ["Not writable by a collaborator."]}
 
 
 def test_a_district_officer_records_a_payout_already_paid_on_paper(store, household_id):

@@ -158,9 +158,9 @@ def test_a_conflict_resolved_field_by_field_with_a_typed_value(app, client, auth
     second.edit("households", hh, members=7, village="Thôn 5")
     first.sync()
     second.sync()
-    officer = PageSession(app, auth.user("district_officer"))
-    conflict_id = re.search(r'data-conflict="([^"]+)"', officer.get("/web/conflicts").text).group(1)
-    officer.post(
+    official = PageSession(app, auth.user("commune_official"))  # a household is the commune's
+    conflict_id = re.search(r'data-conflict="([^"]+)"', official.get("/web/conflicts").text).group(1)
+    official.post(
         f"/web/conflicts/{conflict_id}/resolve",
         {"resolution": "custom", "pick_members": "other", "value_members": "6", "pick_village": "device"},
     )
