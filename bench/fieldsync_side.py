@@ -79,9 +79,16 @@ class FieldSyncApp:
     """A fresh database with units and users, and gunicorn serving the app on it."""
 
     def __init__(
-        self, kind: str, cleanup: Cleanup, workers: int = 4, collaborators: dict[str, str] | None = None
+        self,
+        kind: str,
+        cleanup: Cleanup,
+        workers: int = 4,
+        collaborators: dict[str, str] | None = None,
+        also_bind: str | None = None,
     ):
-        """``collaborators`` maps user names to commune codes (devices of the concurrent push)."""
+        """``collaborators`` maps user names to commune codes (devices of the concurrent push);
+        ``also_bind`` is a second address gunicorn listens on (same port), e.g. the root end of
+        bench.network's veth pair."""
         self.kind = kind
         # BENCH_APP_DIR lets the harness drive another build of the app (say, an older commit).
         self.root = Path(os.environ.get("BENCH_APP_DIR") or repo_root())
@@ -107,6 +114,9 @@ class FieldSyncApp:
             sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
             "--timeout", "600", "wsgi:app",
         ]  # fmt: skip
+        if also_bind:
+            argv[5:5] = ["-b", f"{also_bind}:{port}"]
+        self.port = port
         self.server = start_server(f"fieldsync-{kind}", argv, self.env, self.root, cleanup, self.logdir)
         self.server.wait_until_answers(self.base_url + "/api/v1/openapi.json", timeout=90)
 

@@ -122,7 +122,10 @@ application = get_app(os.environ["KINTO_INI"], "main")
 class KintoServer:
     """A running Kinto: its base URL and the PID of its gunicorn master."""
 
-    def __init__(self, backend: str, cleanup: Cleanup, workers: int | None = None) -> None:
+    def __init__(
+        self, backend: str, cleanup: Cleanup, workers: int | None = None, also_bind: str | None = None
+    ) -> None:
+        """``also_bind``: a second address gunicorn listens on (same port), as in FieldSyncApp."""
         python = ensure_kinto_venv()
         self.backend = backend
         self.version = kinto_version()
@@ -150,6 +153,9 @@ class KintoServer:
             str(python), "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{port}",
             "--timeout", "300", "--chdir", str(self.workdir), "kinto_wsgi:application",
         ]  # fmt: skip
+        if also_bind:
+            argv[7:7] = ["-b", f"{also_bind}:{port}"]
+        self.port = port
         self.server = start_server(f"kinto-{backend}", argv, env, self.workdir, cleanup, self.workdir)
         self.server.wait_until_answers(self.base_url + "/__heartbeat__", timeout=90)
 
