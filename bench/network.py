@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -314,8 +315,9 @@ def run_profile(
             log(f"{profile.name} / {kind} / {mode}: first sync")
             res: dict = {}
             out.setdefault(kind, {})[mode] = res
-            res["first_sync"] = phone(link, dict(cfg, scenario="first_sync"))
-            first = res["first_sync"]
+            first = phone(link, dict(cfg, scenario="first_sync"))
+            token, cursor = first.pop("token", None), first.pop("cursor", None)  # not for the report
+            res["first_sync"] = first
             if "error" not in first:
                 plan = DayPlan(servers.households, servers.commune, run_counter[0])
                 run_counter[0] += 1
@@ -328,16 +330,14 @@ def run_profile(
                 log(f"{profile.name} / {kind} / {mode}: a day's work")
                 res["day"] = phone(
                     link,
-                    dict(cfg, scenario="day", push=push, cursor=first["cursor"], token=first.get("token")),
+                    dict(cfg, scenario="day", push=push, cursor=cursor, token=token),
                 )
+                res["day"].pop("cursor", None)
                 res["day"]["expected"] = len(plan.phone) + len(plan.other)
             if kind == "fieldsync":
                 log(f"{profile.name} / {kind} / {mode}: Collect's morning")
                 project = f"{base}/v1/key/{servers.device_key}/projects/1"
                 res["collect"] = phone(link, dict(cfg, scenario="collect", project_url=project))
-            for part in res.values():
-                part.pop("token", None)
-                part.pop("cursor", None)
         proxy.stop()
         out.setdefault("proxy_log", {})[kind] = proxy.tail_log(1)
 
@@ -445,6 +445,19 @@ def find_errors(tree: object, path: str = "") -> list[str]:
     return []
 
 
+class SteadyCleanup(Cleanup):
+    """A :class:`Cleanup` that a second Ctrl-C or SIGTERM cannot cut short: while it runs, both
+    are ignored, so the namespace is always deleted and every server stopped."""
+
+    def run(self) -> None:
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            super().run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.smoke:
@@ -480,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results["meta"]["commit"] = git_commit()
     interrupted = False
-    with Cleanup() as cleanup:
+    with SteadyCleanup() as cleanup:
         try:
             stale = remove_stale()
             if stale:
@@ -501,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         except KeyboardInterrupt:
             interrupted = True
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
             log("interrupted: stopping servers, removing the namespace")
         except Exception as exc:  # noqa: BLE001 - a broken harness is reported, then cleaned up
             results["error"] = f"{type(exc).__name__}: {exc}"[:1000]
