@@ -31,15 +31,14 @@ XML_TYPES = ("application/xml", "text/xml")
 
 def find_submission(form_id: str, instance_id: str) -> OdkSubmission:
     """The visible submission of the form first sent as ``instance_id``, or 404."""
-    user = current_user()
-    submission = store.get_visible_submission(form_id, instance_id, scope_of(user), user.id)
+    submission = store.get_visible_submission(form_id, instance_id, scope_of(current_user()))
     if submission is None:
         raise APIError("not_found", f"No submission {instance_id} of form {form_id!r} in your units.")
     return submission
 
 
 def render_one(submission: OdkSubmission) -> dict:
-    return render_submission(describe([submission])[0])
+    return render_submission(describe([submission], scope_of(current_user()))[0])
 
 
 def read_xml_body() -> bytes:
@@ -55,9 +54,9 @@ def list_submissions(project_id: int, form_id: str):
     """The form's submissions in the caller's units, oldest first: a bare JSON array."""
     require_project(project_id)
     find_form(form_id)
-    user = current_user()
-    submissions = store.list_visible_submissions(form_id, scope_of(user), user.id)
-    return jsonify([render_submission(view) for view in describe(submissions)])
+    scope = scope_of(current_user())
+    submissions = store.list_visible_submissions(form_id, scope)
+    return jsonify([render_submission(view) for view in describe(submissions, scope)])
 
 
 @blp.route(BASE + "/submissions", methods=["POST"])
@@ -161,8 +160,8 @@ def odata_submissions(project_id: int, form_id: str):
         keep = parse_filter(request.args["$filter"]) if request.args.get("$filter") else None
     except ODataError as exc:
         raise APIError("bad_request", str(exc), {"$filter": [str(exc)]}) from exc
-    user = current_user()
-    views = describe(store.list_visible_submissions(form_id, scope_of(user), user.id))
+    scope = scope_of(current_user())
+    views = describe(store.list_visible_submissions(form_id, scope), scope)
     if keep is not None:
         views = [view for view in views if keep(view.filter_values)]
     page = views[skip : skip + top if top is not None else None]

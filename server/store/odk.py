@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from server.extensions import db
 from server.models import OdkAttachment, OdkInstance, OdkSubmission, User
 from server.scope import Scope
+
+ACCEPTED = "accepted"  # an instance whose changes the engine took (OdkInstance.outcome)
 
 
 def get_instance(instance_id: str) -> OdkInstance | None:
@@ -23,32 +25,27 @@ def get_submission(submission_id: int) -> OdkSubmission | None:
     return db.session.get(OdkSubmission, submission_id)
 
 
-def get_visible_submission(
-    form_id: str, instance_id: str, scope: Scope, user_id: int
-) -> OdkSubmission | None:
-    """The submission of ``form_id`` first sent as ``instance_id``, if the user may see it.
+def get_visible_submission(form_id: str, instance_id: str, scope: Scope) -> OdkSubmission | None:
+    """The submission of ``form_id`` first sent as ``instance_id``, if it lies in ``scope``.
 
-    A user sees the submissions of their units, and their own wherever they landed (one
-    the engine refused for being outside their units is still theirs to look at).
+    A submission is placed like a record (``commune_code``, ``district_code``): where the
+    record it wrote lies, or, until the engine accepts a version of it, in its sender's unit.
+    Scoped exactly as the JSON API scopes records: outside the caller's units it does not
+    exist, whoever sent it.
     """
     q = select(OdkSubmission).where(
         OdkSubmission.form_id == form_id,
         OdkSubmission.instance_id == instance_id,
-        visible_to(scope, user_id),
+        scope.where(OdkSubmission),
     )
     return db.session.execute(q).scalar_one_or_none()
 
 
-def visible_to(scope: Scope, user_id: int):
-    """The SQL condition: inside the scope, or sent by the user."""
-    return or_(scope.where(OdkSubmission), OdkSubmission.submitter_id == user_id)
-
-
-def list_visible_submissions(form_id: str, scope: Scope, user_id: int) -> list[OdkSubmission]:
-    """The form's submissions the user may see, oldest first."""
+def list_visible_submissions(form_id: str, scope: Scope) -> list[OdkSubmission]:
+    """The form's submissions inside ``scope``, oldest first."""
     q = (
         select(OdkSubmission)
-        .where(OdkSubmission.form_id == form_id, visible_to(scope, user_id))
+        .where(OdkSubmission.form_id == form_id, scope.where(OdkSubmission))
         .order_by(OdkSubmission.created_at, OdkSubmission.id)
     )
     return list(db.session.execute(q).scalars())
@@ -157,12 +154,21 @@ def list_submitter_names(user_ids: Iterable[int]) -> dict[int, str]:
     return {row.id: row.display_name or row.username for row in db.session.execute(q)}
 
 
-def get_record_submission(entity: str, record_id: str) -> OdkSubmission | None:
-    """The ODK submission about a record (a registration's exit-registration form), if any."""
+def get_accepted_instance(entity: str, record_id: str) -> OdkInstance | None:
+    """The latest instance the engine accepted for a record (a registration's form), or None.
+
+    Only an accepted instance wrote the record: a refused one, or one of a submission that
+    never reached the record, has nothing to do with it, whatever ids its XML names.
+    """
     q = (
-        select(OdkSubmission)
-        .where(OdkSubmission.entity == entity, OdkSubmission.record_id == record_id)
-        .order_by(OdkSubmission.created_at.desc(), OdkSubmission.id.desc())
+        select(OdkInstance)
+        .join(OdkSubmission, OdkSubmission.id == OdkInstance.submission_id)
+        .where(
+            OdkSubmission.entity == entity,
+            OdkSubmission.record_id == record_id,
+            OdkInstance.outcome == ACCEPTED,
+        )
+        .order_by(OdkInstance.received_at.desc(), OdkInstance.id.desc())
         .limit(1)
     )
     return db.session.execute(q).scalar_one_or_none()

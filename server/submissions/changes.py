@@ -12,11 +12,14 @@ from typing import Any
 
 from server.models import OdkSubmission
 from server.odk import changes as mapping
-from server.odk.instances import Instance
+from server.odk.instances import INSTANCE_ID_PREFIX, Instance, InstanceError
 from server.store import odk as store
+from server.store.odk import ACCEPTED
+from server.scope import Scope
 from server.store.sync import SqlStore
+from sync.records import Record
 
-ACCEPTED = "accepted"
+__all__ = ["ACCEPTED", "MAIN_RECORD", "RecordMissing", "build_changes", "read_record_ids"]
 
 # The record each form is about.
 MAIN_RECORD = {
@@ -30,31 +33,62 @@ class RecordMissing(LookupError):
     """The form names a record (a support item, a payout) that does not exist in the sender's units."""
 
 
-def build_changes(engine_store: SqlStore, submission: OdkSubmission, instance: Instance, now: datetime):
-    """The push changes of ``instance``, built against the current records.
+def read_record_ids(submission: OdkSubmission, instance: Instance) -> tuple[str | None, str | None]:
+    """(the id of the record the form is about, its household's id), as the form names them.
+
+    A registration's id is the submission's first instanceID; the other forms name their
+    record. These are what the sender *asks* to write: the submission is bound to them
+    (``OdkSubmission.record_id``) only once the engine accepts a version of it.
+    """
+    try:
+        references = mapping.read_referenced_ids(instance)
+    except InstanceError:
+        references = {}
+    entity = MAIN_RECORD[instance.form_id]
+    if entity == "registrations":
+        record_id = submission.instance_id.removeprefix(INSTANCE_ID_PREFIX)
+    else:
+        record_id = references.get(entity)
+    return record_id, references.get("households")
+
+
+def build_changes(
+    engine_store: SqlStore, scope: Scope, submission: OdkSubmission, instance: Instance, now: datetime
+):
+    """The push changes of ``instance``, built against the current records inside ``scope``.
 
     An edit merges against the versions the submission's earlier instances produced (what
     the phone saw when it was edited), so answers changed on the server meanwhile are not
-    overwritten by the form's old values.
+    overwritten by the form's old values. A record outside the sender's units is read as
+    absent, as the engine reads it: none of its data goes into the changes (which, refused,
+    are kept in the sender's unit).
     """
     references = mapping.read_referenced_ids(instance)
     produced = read_versions_produced(submission)
+
+    def read(entity: str, record_id: str | None) -> Record | None:
+        record = engine_store.get_record(entity, record_id) if record_id else None
+        if record is None or not scope.covers(record.commune_code, record.district_code):
+            return None
+        return record
+
     if instance.form_id == mapping.EXIT_REGISTRATION:
         household_id = references["households"]
-        household = engine_store.get_record("households", household_id)
+        household = read("households", household_id)
         household_base = produced.get(("households", household_id)) or (
             household.version if household else None
         )
         kwargs: dict[str, Any] = {}
+        registration_id, _ = read_record_ids(submission, instance)
         if instance.is_edit:
-            registration = engine_store.get_record("registrations", submission.record_id)
+            registration = read("registrations", registration_id)
             kwargs = {
                 "registration": dict(registration.data) if registration is not None else {},
-                "registration_base_version": produced.get(("registrations", submission.record_id)),
+                "registration_base_version": produced.get(("registrations", registration_id)),
             }
         return mapping.build_exit_registration_changes(
             instance,
-            registration_id=submission.record_id,
+            registration_id=registration_id,
             household=dict(household.data) if household is not None else None,
             household_base_version=household_base,
             received_at=now,
@@ -62,7 +96,7 @@ def build_changes(engine_store: SqlStore, submission: OdkSubmission, instance: I
         )
     entity = MAIN_RECORD[instance.form_id]
     record_id = references[entity]
-    record = engine_store.get_record(entity, record_id)
+    record = read(entity, record_id)
     if record is None or record.deleted:
         what = "support item" if entity == "support_items" else "payout"
         raise RecordMissing(f"No such {what} ({record_id}) in your units.")

@@ -33,14 +33,13 @@ from server.errors import ALIASES, ERRORS, APIError
 from server.extensions import db
 from server.models import OdkInstance, OdkSubmission, User
 from server.odk import attachments as files
-from server.odk import changes as mapping
 from server.odk.forms import FormDefinition, UnknownFormError, get_form
 from server.odk.instances import Instance, InstanceError, list_expected_attachments, parse_instance
 from server.scope import Scope
 from server.store import odk as store
 from server.store import units as unit_store
 from server.store.sync import SqlStore
-from server.submissions.changes import ACCEPTED, MAIN_RECORD, RecordMissing, build_changes
+from server.submissions.changes import ACCEPTED, MAIN_RECORD, RecordMissing, build_changes, read_record_ids
 from server.submissions.files import Upload, keep_attachments, save_uploads
 from server.transactions import run_write
 from sync.actors import Actor
@@ -121,7 +120,12 @@ def receive_instance(
     def work() -> Intake:
         earlier = store.get_instance(instance.instance_id)
         if earlier is not None:
-            return _receive_again(user, earlier, xml, instance, stored, now, edit_of)
+            submission = store.get_submission(earlier.submission_id)
+            if not _may_see(user, submission):
+                # Another unit's instance: answered as a record outside the sender's units,
+                # and nothing of this request (its files least of all) is attached to it.
+                raise APIError("not_found", f"No submission {instance.instance_id} in your units.")
+            return _receive_again(user, submission, earlier, xml, instance, stored, now, edit_of)
         if instance.deprecated_id is not None:
             submission = _start_edit(user, instance, now, edit_of)
         else:
@@ -169,6 +173,7 @@ def read_expected_attachments(instance: Instance, form: FormDefinition) -> list[
 
 def _receive_again(
     user: User,
+    submission: OdkSubmission,
     earlier: OdkInstance,
     xml: bytes,
     instance: Instance,
@@ -181,7 +186,6 @@ def _receive_again(
             "instance_conflict",
             f"A different submission with instanceID {instance.instance_id} was already received.",
         )
-    submission = store.get_submission(earlier.submission_id)
     if edit_of is not None and submission.instance_id != edit_of:
         raise APIError("stale_edit", "This instance belongs to another submission.")
     keep_attachments(earlier, stored, now)
@@ -193,17 +197,15 @@ def _receive_again(
 
 
 def _start_submission(user: User, instance: Instance, device_id: str, now: datetime) -> OdkSubmission:
-    entity = MAIN_RECORD[instance.form_id]
-    references = _read_references(instance)
-    # A registration's id is its first instance's UUID; the other forms name their record.
-    record_id = instance.uuid if entity == "registrations" else references.get(entity)
+    # Bound to no record yet: the ids the form names are only what the sender asks to write;
+    # ``_apply`` binds the submission to its record once the engine accepts a version of it.
     return store.create_submission(
         form_id=instance.form_id,
         instance_id=instance.instance_id,
         current_instance_id=instance.instance_id,
-        entity=entity,
-        record_id=record_id,
-        household_id=references.get("households"),
+        entity=MAIN_RECORD[instance.form_id],
+        record_id=None,
+        household_id=None,
         submitter_id=user.id,
         device_id=device_id,
         instance_name=(instance.get("instanceName") or "")[:255] or None,
@@ -237,23 +239,15 @@ def _start_edit(user: User, instance: Instance, now: datetime, edit_of: str | No
 
 
 def _may_see(user: User, submission: OdkSubmission) -> bool:
+    """As ``store.get_visible_submission``: the submission lies inside the user's units."""
     scope: Scope = scope_of(user)
-    return submission.submitter_id == user.id or scope.covers(
-        submission.commune_code, submission.district_code
-    )
+    return scope.covers(submission.commune_code, submission.district_code)
 
 
 def _previous_instance(submission: OdkSubmission, row: OdkInstance) -> OdkInstance | None:
     if row.deprecated_id is None:
         return None
     return store.get_instance(row.deprecated_id)
-
-
-def _read_references(instance: Instance) -> dict[str, str]:
-    try:
-        return mapping.read_referenced_ids(instance)
-    except InstanceError:
-        return {}
 
 
 def _apply(
@@ -266,8 +260,11 @@ def _apply(
     """Run the instance's changes through the engine, all or nothing (see the module doc)."""
     actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
     engine_store = SqlStore()
+    scope = scope_of(user)
     try:
-        changes = [ChangeSchema().load(c) for c in build_changes(engine_store, submission, instance, now)]
+        changes = [
+            ChangeSchema().load(c) for c in build_changes(engine_store, scope, submission, instance, now)
+        ]
     except InstanceError as exc:
         return _refuse(user, submission, row, [], {"code": exc.code, "message": exc.message,
                                                    "details": exc.details}, now)  # fmt: skip
@@ -292,10 +289,11 @@ def _apply(
     engine_store.flush()
     savepoint.commit()
     row.outcome, row.results = ACCEPTED, {"results": results}
-    record = (
-        engine_store.get_record(submission.entity, submission.record_id) if submission.record_id else None
-    )
+    # Accepted: the submission is now about the record it wrote, and lies where that record lies.
+    record_id, household_id = read_record_ids(submission, instance)
+    record = engine_store.get_record(submission.entity, record_id) if record_id else None
     if record is not None:
+        submission.record_id, submission.household_id = record_id, household_id
         submission.commune_code, submission.district_code = record.commune_code, record.district_code
     db.session.flush()
     return Intake(submission, row, False, results)

@@ -29,8 +29,10 @@ def review_submission(user: User, submission: OdkSubmission, review_state: objec
             f"reviewState must be one of: {states}.",
             {"reviewState": [f"Must be one of: {states}."]},
         )
-    if submission.entity != "registrations" or not submission.record_id:
+    if submission.entity != "registrations":
         raise APIError("bad_request", "Only exit-registration submissions are reviewed.")
+    if not submission.record_id:
+        raise APIError("conflict", "The engine has not accepted this submission's registration.")
     actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
 
     def work() -> None:

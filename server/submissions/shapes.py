@@ -15,6 +15,7 @@ from server.models import OdkInstance, OdkSubmission
 from server.odk.forms import FormDefinition
 from server.odk.instances import parse_untrusted_xml
 from server.odk.odata import build_row
+from server.scope import Scope
 from server.store import odk as store
 from server.store import records as record_store
 from sync.lifecycles import review_state_of
@@ -48,10 +49,18 @@ def format_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def describe(submissions: list[OdkSubmission]) -> list[SubmissionView]:
-    """Views of ``submissions`` in the same order, with a handful of queries for all of them."""
+def describe(submissions: list[OdkSubmission], scope: Scope) -> list[SubmissionView]:
+    """Views of ``submissions`` in the same order, with a handful of queries for all of them.
+
+    The review state comes from the registration a submission wrote, read as the viewer may
+    read it: a registration outside ``scope`` (the viewer's units) shows nothing.
+    """
     registration_ids = [s.record_id for s in submissions if s.entity == "registrations" and s.record_id]
-    registrations = record_store.get_current("registrations", registration_ids)
+    registrations = {
+        record_id: record
+        for record_id, record in record_store.get_current("registrations", registration_ids).items()
+        if scope.covers(record.commune_code, record.district_code)
+    }
     currents = store.get_current_instances(submissions)
     edits = store.count_edits([s.id for s in submissions])
     views = []

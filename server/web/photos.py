@@ -19,11 +19,12 @@ PHOTO_FIELD = "signed_form_photo"  # the exit-registration form's image question
 
 
 def find_signed_form_photo(registration_id: str) -> OdkAttachment | None:
-    """The stored photo the current version of the registration's form names, or None."""
-    submission = odk_store.get_record_submission("registrations", registration_id)
-    if submission is None:
-        return None
-    current = odk_store.get_current_instances([submission]).get(submission.id)
+    """The stored photo of the registration's form, as the version the engine took names it.
+
+    Only an accepted instance wrote the registration: a refused edit's photo, or the photo
+    of a form that merely named this registration's id, is never shown on it.
+    """
+    current = odk_store.get_accepted_instance("registrations", registration_id)
     if current is None:
         return None
     try:

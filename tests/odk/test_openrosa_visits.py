@@ -90,6 +90,23 @@ def test_a_payout_receipt_confirms_a_disbursed_payout(client, auth, collaborator
     )
 
 
+def test_a_refused_receipt_sent_again_is_tried_again(client, auth, collaborator, registered):
+    # The collaborator records the household's receipt before the district has recorded the
+    # payment: refused. Once it is recorded disbursed, the phone sends the same form again.
+    district = Phone(client, auth.headers("district_officer", "515"))
+    district.create("payouts", {**PAYOUT_DATA, "status": "approved", "disbursed_on": None}, PAYOUT_ID)
+    assert district.sync()["results"][0]["status"] == "applied"
+    receipt = fill_instance("payout_receipt", PAYOUT_RECEIPT_ANSWERS, RECEIPT_UUID)
+    refused = registered.submit(receipt)
+    assert refused.status_code == 422, refused.data  # confirmed needs the date it was paid
+    district.edit("payouts", PAYOUT_ID, status="disbursed", disbursed_on="2020-09-28")
+    assert district.push()["results"][0]["status"] == "applied"
+    assert registered.submit(receipt).status_code == 201
+    phone = Phone(client, auth.headers(username=collaborator))
+    phone.pull()
+    assert phone.get("payouts", PAYOUT_ID)["data"]["status"] == "confirmed"
+
+
 def test_a_form_with_media_has_a_manifest_and_its_files_download(client, collaborator, monkeypatch):
     content = "code,name\n20900,Xã Trà Sơn\n".encode()
     with_media = dataclasses.replace(
