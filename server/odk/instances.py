@@ -26,6 +26,11 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 INSTANCE_ID_PREFIX = "uuid:"
+# The deepest nesting of elements an instance may have. The shipped forms nest a leaf three
+# or four levels down (root, group, subgroup, leaf); ODK forms rarely pass ten. Far deeper XML
+# is no form's answer, and every reader after intake (OData rows, JSON, review pages) may
+# then rely on a bound.
+MAX_INSTANCE_DEPTH = 24
 
 
 class InstanceError(ValueError):
@@ -52,6 +57,12 @@ class MalformedXmlError(InstanceError):
     """The body is not well-formed XML."""
 
     code = "malformed_xml"
+
+
+class TooDeepInstanceError(InstanceError):
+    """Elements nested deeper than ``MAX_INSTANCE_DEPTH``: refused (400) before anything is kept."""
+
+    code = "invalid_submission"
 
 
 class InvalidInstanceError(InstanceError):
@@ -92,9 +103,17 @@ def parse_instance(xml: bytes | str) -> Instance:
     Raises UnsafeXmlError for any DTD, entity or external reference, MalformedXmlError for
     XML that does not parse, and InvalidInstanceError for a root without an ``id``, a missing
     or malformed ``meta/instanceID`` (or ``deprecatedID``), or an element name used twice
-    (a repeat group, which the shipped forms do not have).
+    (a repeat group, which the shipped forms do not have); TooDeepInstanceError for elements
+    nested deeper than ``MAX_INSTANCE_DEPTH``.
     """
     root = parse_untrusted_xml(xml)
+    depth = measure_depth(root, MAX_INSTANCE_DEPTH)
+    if depth > MAX_INSTANCE_DEPTH:
+        raise TooDeepInstanceError(
+            f"The instance nests elements more than {MAX_INSTANCE_DEPTH} levels deep; "
+            "no form of this project does. Send the instance the form produced.",
+            {"xml_submission_file": [f"nested more than {MAX_INSTANCE_DEPTH} levels deep"]},
+        )
     form_id = (root.get("id") or "").strip()
     if not form_id:
         raise InvalidInstanceError(
@@ -137,6 +156,19 @@ def list_expected_attachments(instance: Instance, binary_fields: Iterable[str]) 
             )
         names.append(value)
     return names
+
+
+def measure_depth(root: ET.Element, limit: int) -> int:
+    """How deep elements nest below and including ``root`` (a lone root is 1), without
+    recursion; stops counting once past ``limit`` (returns ``limit + 1``)."""
+    deepest, level = 0, [(root, 1)]
+    while level:
+        element, depth = level.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return limit + 1
+        level.extend((child, depth + 1) for child in element)
+    return deepest
 
 
 def parse_untrusted_xml(xml: bytes | str) -> ET.Element:

@@ -34,6 +34,15 @@ _TOKEN = re.compile(
 )
 
 
+# How deeply a $filter may nest parentheses and ``not``s: far beyond what a person or pyodk
+# writes, and well within Python's recursion limit for the descent below.
+MAX_FILTER_DEPTH = 50
+# How deeply a row nests groups: intake's bound (``server.odk.instances``), so a response
+# stays within what the server's own strict JSON reader takes (``server.inputs``); an
+# instance stored before that bound is rendered down to this depth, never recursed into.
+MAX_ROW_DEPTH = 24
+
+
 class ODataError(ValueError):
     """A query option the server cannot answer; the message says which and why."""
 
@@ -70,7 +79,7 @@ class _Parser:
     """Recursive descent: or_expr := and_expr ('or' and_expr)*; and_expr := unary ('and' unary)*."""
 
     def __init__(self, tokens: list[tuple[str, str]]):
-        self.tokens, self.position = tokens, 0
+        self.tokens, self.position, self.depth = tokens, 0, 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -98,14 +107,28 @@ class _Parser:
 
     def parse_unary(self) -> Predicate:
         token = self.take()
+        if token == ("word", "not") or token[0] == "open":
+            self.depth += 1
+            if self.depth > MAX_FILTER_DEPTH:
+                raise ODataError(
+                    f"$filter nests parentheses or 'not' more than {MAX_FILTER_DEPTH} levels deep."
+                )
+            try:
+                return self._parse_nested(token)
+            finally:
+                self.depth -= 1
+        return self._parse_comparison(token)
+
+    def _parse_nested(self, token: tuple[str, str]) -> Predicate:
         if token == ("word", "not"):
             inner = self.parse_unary()
             return lambda row: not inner(row)
-        if token[0] == "open":
-            inner = self.parse_or()
-            if self.take()[0] != "close":
-                raise ODataError("A parenthesis in $filter is not closed.")
-            return inner
+        inner = self.parse_or()
+        if self.take()[0] != "close":
+            raise ODataError("A parenthesis in $filter is not closed.")
+        return inner
+
+    def _parse_comparison(self, token: tuple[str, str]) -> Predicate:
         if token[0] != "word" or token[1] not in FILTER_FIELDS:
             raise ODataError(f"$filter can compare only {', '.join(FILTER_FIELDS)}; got {token[1]!r}.")
         field_name = token[1]
@@ -166,13 +189,27 @@ def build_row(root: ET.Element, types: Mapping[str, str], *, wkt: bool = False) 
     ``types`` is the form's ``fields`` (element name → bind type). ``int`` and ``decimal``
     become numbers, ``geopoint`` a GeoJSON point (or WKT text with ``wkt``), an empty answer
     ``null``; everything else stays text, as ODK Central renders it.
+
+    Built without recursion, groups below ``MAX_ROW_DEPTH`` shown as null, so no stored
+    instance can exhaust the stack here or in the JSON encoder.
     """
-    return {_local(child.tag): _render(child, types, wkt) for child in root}
+    row: dict[str, Any] = {}
+    pending = [(row, root, 1)]  # (the object to fill, the element whose children fill it, its depth)
+    while pending:
+        into, element, depth = pending.pop()
+        for child in element:  # keys go in in document order, whatever order groups are filled
+            name = _local(child.tag)
+            if not len(child):
+                into[name] = _render_leaf(child, types, wkt)
+            elif depth + 1 >= MAX_ROW_DEPTH:
+                into[name] = None
+            else:
+                into[name] = {}
+                pending.append((into[name], child, depth + 1))
+    return row
 
 
-def _render(element: ET.Element, types: Mapping[str, str], wkt: bool) -> Any:
-    if len(element):
-        return {_local(child.tag): _render(child, types, wkt) for child in element}
+def _render_leaf(element: ET.Element, types: Mapping[str, str], wkt: bool) -> Any:
     text = (element.text or "").strip()
     if not text:
         return None
