@@ -48,6 +48,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "unsafe_xml": (400, "The XML declares a DTD or entities, which are not accepted."),
     "malformed_xml": (400, "The body is not well-formed XML."),
     "invalid_submission": (400, "The submission cannot be read."),
+    "unknown_form_version": (400, "The submission names a version of the form that was never published."),
     "validation_error": (422, "The request is invalid."),
     "read_only": (422, "A field the caller may not set was changed."),
     "too_many_requests": (429, "Too many attempts; wait before trying again."),
@@ -86,7 +87,12 @@ OPENROSA_PATH = re.compile(
     r"|forms/[^/]+/attachments/[^/]+))$"
 )
 # ODK Central's problem codes are <status>.<n>; the ones its clients know by number.
-CENTRAL_CODES = {"unauthorized": 401.2, "invalid_credentials": 401.2, "instance_conflict": 409.3}
+CENTRAL_CODES = {
+    "unauthorized": 401.2,
+    "invalid_credentials": 401.2,
+    "instance_conflict": 409.3,
+    "unknown_form_version": 400.8,  # Central's unexpectedValue, for the form version
+}
 BASIC_CHALLENGE = 'Basic realm="FieldSync", charset="UTF-8"'
 
 

@@ -9,8 +9,9 @@ Editing a form: change the ``.xlsx``, then bump ``version`` in its ``settings`` 
 (convention ``yyyymmddnn``, e.g. ``2026112902`` for the second release that day). Phones see the
 new ``hash`` in the form list and download the form again; the ``version`` is how a submission
 says which edition of the form filled it, so two different forms must never share one.
-``tests/odk/test_odk_forms.py`` holds a digest of each released form's content and fails when
-the content changes without a new version.
+``releases.json`` lists every edition ever published with a digest of its content; a
+submission naming a version not in it is refused, and ``tests/odk/test_odk_forms.py`` fails
+when a form's content changes without a new version recorded there.
 
 Compiling is pure: the result depends only on the file's bytes, so it is cached in-process,
 keyed by those bytes, and every worker computes the same XForm and hash.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,13 @@ class FormDefinition:
     # The ``mediatype`` of each file question (``image/*``, ``audio/*``, ``video/*``), by
     # element name: what the attachment answering it must be. A plain file question has none.
     media_types: Mapping[str, str] = field(default_factory=dict)
+    # Every version of this form ever published (``releases.json`` beside the forms), the
+    # current one included: the editions a phone may still fill in and submit.
+    published_versions: frozenset[str] = field(default=frozenset())
+
+    def was_published(self, version: str | None) -> bool:
+        """Whether a submission naming ``version`` fills an edition this server published."""
+        return version is not None and (version == self.version or version in self.published_versions)
 
     @property
     def has_media(self) -> bool:
@@ -138,7 +147,24 @@ def compile_form(path: Path) -> FormDefinition:
         fields=compiled.fields,
         media_types=compiled.media_types,
         media=read_media(path.with_name(f"{compiled.form_id}-media")),
+        published_versions=frozenset(read_releases(path.parent).get(compiled.form_id, {}))
+        | {compiled.version},
     )
+
+
+RELEASES_FILE = "releases.json"
+
+
+def read_releases(directory: Path = FORMS_DIRECTORY) -> dict[str, dict[str, str]]:
+    """``{form_id: {version: content digest}}``: every edition published, from ``releases.json``.
+
+    A directory without the file has published only its forms' current versions.
+    """
+    path = directory / RELEASES_FILE
+    if not path.is_file():
+        return {}
+    releases = json.loads(path.read_text(encoding="utf-8"))
+    return {form_id: dict(versions) for form_id, versions in releases.items() if not form_id.startswith("_")}
 
 
 def read_media(directory: Path) -> tuple[MediaFile, ...]:

@@ -13,9 +13,9 @@ from typing import Any
 from server.models import OdkSubmission
 from server.odk import changes as mapping
 from server.odk.instances import INSTANCE_ID_PREFIX, Instance, InstanceError
+from server.scope import Scope
 from server.store import odk as store
 from server.store.odk import ACCEPTED
-from server.scope import Scope
 from server.store.sync import SqlStore
 from sync.records import Record
 

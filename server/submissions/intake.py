@@ -125,7 +125,7 @@ def receive_instance(
                 # Another unit's instance: answered as a record outside the sender's units,
                 # and nothing of this request (its files least of all) is attached to it.
                 raise APIError("not_found", f"No submission {instance.instance_id} in your units.")
-            return _receive_again(user, submission, earlier, xml, instance, stored, now, edit_of)
+            return _receive_again(user, submission, earlier, xml, instance, form, stored, now, edit_of)
         if instance.deprecated_id is not None:
             submission = _start_edit(user, instance, now, edit_of)
         else:
@@ -144,7 +144,7 @@ def receive_instance(
             expected_attachments=expected,
         )
         keep_attachments(row, stored, now, carried_from=_previous_instance(submission, row))
-        return _apply(user, submission, row, instance, now)
+        return _apply(user, submission, row, instance, form, now)
 
     return run_write(work)
 
@@ -164,6 +164,18 @@ def find_form(form_id: str) -> FormDefinition:
         raise APIError("not_found", f"There is no form {form_id!r} on this server.") from exc
 
 
+def unknown_version(form: FormDefinition, version: str | None) -> dict[str, Any]:
+    """The refusal of an instance of an edition of ``form`` never published (Central: 400)."""
+    return {
+        "code": "unknown_form_version",
+        "message": (
+            f"Form {form.form_id!r} was never published in version {version!r}; "
+            f"download the form again (current version {form.version})."
+        ),
+        "details": {"version": [f"Not a published version of {form.form_id}."]},
+    }
+
+
 def read_expected_attachments(instance: Instance, form: FormDefinition) -> list[str]:
     try:
         return list_expected_attachments(instance, form.binary_fields)
@@ -177,6 +189,7 @@ def _receive_again(
     earlier: OdkInstance,
     xml: bytes,
     instance: Instance,
+    form: FormDefinition,
     stored: dict[str, files.StoredFile],
     now: datetime,
     edit_of: str | None,
@@ -191,7 +204,7 @@ def _receive_again(
     keep_attachments(earlier, stored, now)
     if earlier.outcome == REJECTED and submission.current_instance_id == earlier.instance_id:
         # Refused before: try again, the state that refused it may have changed.
-        return _apply(user, submission, earlier, instance, now)
+        return _apply(user, submission, earlier, instance, form, now)
     results = earlier.results.get("results") or []
     return Intake(submission, earlier, True, results, earlier.results.get("refusal"))
 
@@ -255,9 +268,12 @@ def _apply(
     submission: OdkSubmission,
     row: OdkInstance,
     instance: Instance,
+    form: FormDefinition,
     now: datetime,
 ) -> Intake:
     """Run the instance's changes through the engine, all or nothing (see the module doc)."""
+    if not form.was_published(instance.version):
+        return _refuse(user, submission, row, [], unknown_version(form, instance.version), now)
     actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
     engine_store = SqlStore()
     scope = scope_of(user)

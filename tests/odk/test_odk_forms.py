@@ -23,22 +23,17 @@ from server.odk.forms import (
     UnknownFormError,
     get_form,
     list_forms,
+    read_releases,
 )
 from tests.odk.samples import main_instance, write_xlsform
 
 SHIPPED = ["exit_registration", "follow_up_visit", "payout_receipt"]
 
-# The content digest of each released edition of each form (see ``content_digest``). A form
-# edited without a new ``version`` fails below: bump the version in its settings sheet, then
-# add the new (version, digest) pair here. Old pairs stay: they document what was released.
-RELEASED = {
-    "exit_registration": {
-        "2026112901": "e8eb4850cc087c086e9006132e44afd38bc87e2290166da1c8440d546ff1cfa7",
-        "2026112902": "fd76e80e41a1e41b08ac478eb530974bf8fab7dca66a1f09da4e304cd2cf2b2a",
-    },
-    "follow_up_visit": {"2026112901": "4f9fc3fce07969b14a3226aba41136050993a5fa039a4c0d2693c20ab796120c"},
-    "payout_receipt": {"2026112901": "26eb084d5d44057bca50d6c6f65133c6bc1e30660f9dce1e880cc43c51ca886c"},
-}
+# The content digest of each released edition of each form (see ``content_digest``), kept in
+# ``server/odk/forms/releases.json``. A form edited without a new ``version`` fails below: bump
+# the version in its settings sheet, then add the new (version, digest) pair there. Old pairs
+# stay: they are the editions phones may still submit.
+RELEASED = read_releases()
 
 PROTOCOL_EXIT_REGISTRATION_FIELDS = [
     "household_id", "household_code", "commune_code", "village", "head_name", "members",
@@ -160,10 +155,10 @@ def test_a_form_changed_without_a_new_version_is_caught(form_id):
     digest = content_digest(FORMS_DIRECTORY / f"{form_id}.xlsx")
     version = get_form(form_id).version
     released = RELEASED[form_id]
-    assert version in released, f"{form_id}: add version {version} with digest {digest} to RELEASED"
+    assert version in released, f"{form_id}: add version {version} with digest {digest} to releases.json"
     assert released[version] == digest, (
         f"{form_id}.xlsx changed but its version is still {version}: bump the version in its "
-        f"settings sheet and record the new digest {digest} in RELEASED"
+        f"settings sheet and record the new digest {digest} in releases.json"
     )
 
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.models import OdkAttachment, OdkSubmission, RejectedChange
+from tests.factories import household
 from tests.odk.collect import JPEG, Collect
 from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, fill_instance
 from tests.phones import Phone
-from tests.factories import household
 from tests.web.pages import PageSession, new_registration_data
 
 FORM = "/v1/projects/1/forms/exit_registration"
@@ -84,9 +84,11 @@ def assert_nothing_reached(app, client, auth, intruder: str, registration_id: st
     assert 'class="photo"' not in page.text
     assert official.get(f"/web/registrations/{registration_id}/photo").status_code == 404
     with app.app_context():
-        bound = db.session.execute(
-            select(OdkSubmission).where(OdkSubmission.record_id == registration_id)
-        ).scalars().all()
+        bound = (
+            db.session.execute(select(OdkSubmission).where(OdkSubmission.record_id == registration_id))
+            .scalars()
+            .all()
+        )
     assert bound == []  # no submission is about Trà Đốc's registration
     headers = session(client, intruder)
     own = client.get(f"{FORM}/submissions/uuid%3A{registration_id}", headers=headers)

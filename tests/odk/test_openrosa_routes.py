@@ -257,7 +257,9 @@ def test_a_household_outside_the_collaborators_commune_is_refused_and_kept(app, 
     assert count(app, OdkInstance) == 1
 
 
-def test_another_communes_refused_instance_is_404_to_everyone_else(app, client, auth, collect, phone, collaborator):
+def test_another_communes_refused_instance_is_404_to_everyone_else(
+    app, client, auth, collect, phone, collaborator
+):
     # A collaborator of the neighbouring commune sent it first, outside their units: refused,
     # and kept in their commune. The same instance from Trà Sơn names a submission of another
     # unit: 404, as a record outside one's units, and nothing changes (a refused instance is
