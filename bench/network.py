@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--out", help="also write the JSON result to this file")
     parser.add_argument(
+        "--markdown", metavar="FILE", help="print a saved JSON result as a Markdown table; no run"
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="exit 3 when a scenario failed with an error (not on targets)"
     )
     return parser.parse_args(argv)
@@ -437,6 +440,26 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
+def render_markdown(results: dict) -> str:
+    """The figures as the README's table (``--markdown FILE`` renders a saved JSON line)."""
+    lines = [
+        "| profile | server | scenario | compression | wall s | down B | up B | requests + connections "
+        "| records | B/record |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows(results):
+        if len(r) < 12:
+            lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | | | | | |")
+            continue
+        lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} | {r[7]} + {r[8]} "
+                     f"| {r[9]} | {r[10]} |")  # fmt: skip
+    lines.append("")
+    for name, t in results.get("targets", {}).items():
+        if isinstance(t, dict):
+            lines.append(f"- `{name}`: {t['value']} (target {t['target']}): **{t['verdict']}**")
+    return "\n".join(lines)
+
+
 def find_errors(tree: object, path: str = "") -> list[str]:
     if isinstance(tree, dict):
         if isinstance(tree.get("error"), str):
@@ -460,6 +483,9 @@ class SteadyCleanup(Cleanup):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        print(render_markdown(json.loads(Path(args.markdown).read_text(encoding="utf-8"))))
+        return 0
     if args.smoke:
         args.skip_kinto = True
     households = args.households or (SMOKE_HOUSEHOLDS if args.smoke else FULL_HOUSEHOLDS)
