@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from bench.fieldsync_side import SessionClient
+from bench.front import NginxFront, nginx_available
 from bench.netns import PROFILES, Link, Profile, RootRequired, check_root, remove_stale
 from bench.records import Commune, Record, load_communes, make_household_bundle
 from bench.services import Cleanup, install_signal_handlers, repo_root, start_server
@@ -63,6 +64,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="small commune, one profile, no Kinto: for CI")
     parser.add_argument("--skip-kinto", action="store_true", help="leave Kinto out")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--front",
+        choices=("nginx", "none"),
+        help="what the phone connects to: nginx before gunicorn, as in production (default when nginx "
+        "is installed), or gunicorn itself",
+    )
     parser.add_argument("--out", help="also write the JSON result to this file")
     parser.add_argument(
         "--markdown", metavar="FILE", help="print a saved JSON result as a Markdown table; no run"
@@ -175,9 +182,19 @@ class Servers:
         self.phone = SessionClient(self.app.base_url, PHONE, self.app.password, "bench-phone-setup")
         self.server_info = self._probe()
         self.device_key = self._device_key()
+        self._warm_forms()
         self.kinto = None
         if not args.skip_kinto:
             self._start_kinto(link, cleanup)
+        self.front = None
+        self.front_kind = args.front or ("nginx" if nginx_available() else "none")
+        upstreams = {"fieldsync": self.app.port}
+        if self.kinto:
+            upstreams["kinto"] = self.kinto.server.port
+        if self.front_kind == "nginx":
+            log("nginx in front, as in production")
+            self.front = NginxFront(link.server_ip, upstreams, cleanup)
+        self.ports = self.front.ports if self.front else upstreams
 
     def _probe(self) -> dict:
         """What the server does (untimed, on loopback): largest page, gzip both ways, ETags."""
@@ -218,6 +235,24 @@ class Servers:
             "POST", "/api/v1/device-tokens", {"username": PHONE, "label": "bench phone"}, ok=(201,)
         )
         return resp.body["token"]
+
+    def _warm_forms(self) -> None:
+        """Fetch the form list and every form a few times (untimed, loopback) so that each
+        worker has compiled the XForms before the phone's first morning is measured."""
+        import re
+        import urllib.request
+
+        project = f"{self.app.base_url}/v1/key/{self.device_key}/projects/1"
+        for _ in range(2 * self.app.workers):
+            req = urllib.request.Request(f"{project}/formList", headers={"X-OpenRosa-Version": "1.0"})
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                listing = resp.read().decode()
+            for form_id in re.findall(r"<formID>([^<]+)</formID>", listing):
+                req = urllib.request.Request(
+                    f"{project}/forms/{form_id}.xml", headers={"X-OpenRosa-Version": "1.0"}
+                )
+                with urllib.request.urlopen(req, timeout=120) as resp:
+                    resp.read()
 
     def _start_kinto(self, link: Link, cleanup: Cleanup) -> None:
         """Kinto beside, with the very records our pull gives the phone."""
@@ -296,7 +331,7 @@ def run_profile(
     info = servers.server_info
     kinds = ["fieldsync"] + (["kinto"] if servers.kinto else [])
     for n, kind in enumerate(kinds):
-        upstream = servers.app.port if kind == "fieldsync" else servers.kinto.server.port
+        upstream = servers.ports[kind]
         proxy = start_proxy(
             link, profile, upstream, 18000 + n, cleanup, logdir, f"proxy-{profile.name}-{kind}"
         )
@@ -425,11 +460,11 @@ def render(results: dict) -> str:
     info = results.get("server", {})
     lines.append("")
     lines.append(
-        "server: page limit {page_limit}, gzip answers {gzip_responses}, gzip pushes {gzip_requests}, "
-        "pull says remaining {pull_has_remaining}".format(
+        "server: front {front}, page limit {page_limit}, gzip answers {gzip_responses}, "
+        "gzip pushes {gzip_requests}, pull says remaining {pull_has_remaining}".format(
             **{
                 k: info.get(k)
-                for k in ("page_limit", "gzip_responses", "gzip_requests", "pull_has_remaining")
+                for k in ("front", "page_limit", "gzip_responses", "gzip_requests", "pull_has_remaining")
             }
         )  # fmt: skip
     )
@@ -529,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             logdir = Path(tempfile.mkdtemp(prefix="fs_bench_net_"))
             cleanup.add(f"folder {logdir}", lambda: subprocess.run(["rm", "-rf", str(logdir)], check=False))
             servers = Servers(args, link, cleanup, households)
-            results["server"] = servers.server_info
+            results["server"] = dict(servers.server_info, front=servers.front_kind)
             results["meta"]["records"] = len(servers.records)
             counter = [0]
             results["profiles"] = {}
