@@ -15,7 +15,7 @@ from server.auth.current import current_user, require_roles
 from server.clock import utcnow
 from server.errors import APIError
 from server.store.sync import SqlStore
-from server.transactions import run_write
+from server.transactions import run_engine
 from sync.actors import Actor
 from sync.engine import pull, push_batch
 from sync.records import EncodedData
@@ -62,18 +62,14 @@ class Push(MethodView):
     def post(self, body):
         """Apply a device's batch of changes; each change gets its own status."""
         actor = actor_of(current_user())
-
-        def work():
-            store = SqlStore()
-            response = push_batch(
+        response = run_engine(
+            lambda store: push_batch(
                 store, actor, body["device_id"], body["batch_id"], body["changes"], utcnow(), validate_record
             )
-            store.flush()
-            return response
-
+        )
         # The engine's response is the contract's shape already (it is stored as JSON for
         # re-sends): written by orjson, not dumped field by field through the schema again.
-        return Response(jsontext.dumps(run_write(work)), mimetype="application/json")
+        return Response(jsontext.dumps(response), mimetype="application/json")
 
 
 def cursor_serializer() -> URLSafeSerializer:

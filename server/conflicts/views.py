@@ -11,7 +11,7 @@ from server.auth.current import current_user, require_roles
 from server.changes.views import actor_of
 from server.clock import utcnow
 from server.store.sync import SqlStore
-from server.transactions import run_write
+from server.transactions import run_engine
 from sync.actors import resolve_scope
 from sync.engine import resolve_conflict
 from sync.lifecycles import RESOLVE, roles_for
@@ -48,13 +48,8 @@ class Resolve(MethodView):
     def post(self, body, conflict_id):
         """Resolve a conflict: keep_server, take_device or custom data; a new version follows."""
         actor = actor_of(current_user())
-
-        def work():
-            store = SqlStore()
-            outcome = resolve_conflict(
+        return run_engine(
+            lambda store: resolve_conflict(
                 store, actor, conflict_id, body["resolution"], body.get("data"), utcnow(), validate_record
             )
-            store.flush()
-            return outcome
-
-        return run_write(work)
+        )

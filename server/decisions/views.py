@@ -10,8 +10,7 @@ from schemas.sync import PulledRecordSchema
 from server.auth.current import current_user, require_roles
 from server.changes.views import actor_of
 from server.clock import utcnow
-from server.store.sync import SqlStore
-from server.transactions import run_write
+from server.transactions import run_engine
 from sync.engine import decide_registration
 from sync.lifecycles import DECIDE, roles_for
 
@@ -27,10 +26,8 @@ class Decision(MethodView):
     def post(self, body, registration_id):
         """Approve, reject or return a submitted registration (expected version required)."""
         actor = actor_of(current_user())
-
-        def work():
-            store = SqlStore()
-            record = decide_registration(
+        return run_engine(
+            lambda store: decide_registration(
                 store,
                 actor,
                 registration_id.lower(),
@@ -39,7 +36,4 @@ class Decision(MethodView):
                 body["version"],
                 utcnow(),
             )
-            store.flush()
-            return record
-
-        return run_write(work)
+        )

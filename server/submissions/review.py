@@ -13,7 +13,7 @@ from datetime import datetime
 from server.errors import APIError
 from server.models import OdkSubmission, User
 from server.store.sync import SqlStore
-from server.transactions import run_write
+from server.transactions import run_engine
 from sync.actors import Actor
 from sync.engine import decide_registration
 from sync.lifecycles import DECISIONS, decision_for_review_state
@@ -35,13 +35,11 @@ def review_submission(user: User, submission: OdkSubmission, review_state: objec
         raise APIError("conflict", "The engine has not accepted this submission's registration.")
     actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
 
-    def work() -> None:
-        store = SqlStore()
+    def decide(store: SqlStore) -> None:
         current = store.get_record("registrations", submission.record_id)
         if current is None or current.deleted:
             raise APIError("conflict", "The engine has not accepted this submission's registration.")
         # Central's PATCH carries no version: the decision is on the version the server holds.
         decide_registration(store, actor, submission.record_id, decision.word, None, current.version, now)
-        store.flush()
 
-    run_write(work)
+    run_engine(decide)

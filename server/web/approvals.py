@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from server.clock import programme_day, today, utcnow
-from server.extensions import db
 from server.models import User
 from server.store import accounts as account_store
 from server.store import approvals as approval_store
 from server.store.sync import SqlStore
-from server.transactions import run_write
+from server.transactions import run_engine
 from server.web import blp
 from server.web.audit import list_history
 from server.web.language import t
@@ -109,28 +108,21 @@ def decide(registration_id: str):
     except ValueError:
         abort(400)
     actor = page_actor()
-
-    def work():
-        store = SqlStore()
-        record = decide_registration(store, actor, registration_id.lower(), decision, note, version, utcnow())
-        store.flush()
-        return record
-
     try:
-        record = run_write(work)
+        record = run_engine(
+            lambda store: decide_registration(
+                store, actor, registration_id.lower(), decision, note, version, utcnow()
+            )
+        )
     except (NotFoundError, ForbiddenError) as refusal:
-        db.session.rollback()
         abort(404 if isinstance(refusal, NotFoundError) else 403)
     except VersionConflictError:
-        db.session.rollback()
         flash(t("decision.stale"), "error")
         return redirect(back)
     except InvalidTransitionError:
-        db.session.rollback()
         flash(t("decision.not_submitted"), "error")
         return redirect(back)
     except SyncError as refusal:
-        db.session.rollback()
         flash(t("write.refused", message=refusal.message), "error")
         return redirect(back)
     household = SqlStore().get_record("households", record["data"]["household_id"])

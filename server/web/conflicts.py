@@ -9,9 +9,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from schemas.records import validate_record
 from server.clock import utcnow
-from server.extensions import db
 from server.store.sync import SqlStore
-from server.transactions import run_write
+from server.transactions import run_engine
 from server.web import blp
 from server.web.language import t
 from server.web.sessions import page_actor, require_page
@@ -116,20 +115,15 @@ def resolve(conflict_id: str):
         if conflict is None:
             abort(404)
         data = read_custom_data(conflict)
-
-    def work():
-        store = SqlStore()
-        outcome = resolve_conflict(store, actor, conflict_id, resolution, data, utcnow(), validate_record)
-        store.flush()
-        return outcome
-
     try:
-        run_write(work)
+        run_engine(
+            lambda store: resolve_conflict(
+                store, actor, conflict_id, resolution, data, utcnow(), validate_record
+            )
+        )
     except (NotFoundError, ForbiddenError) as refusal:
-        db.session.rollback()
         abort(404 if isinstance(refusal, NotFoundError) else 403)
     except SyncError as refusal:
-        db.session.rollback()
         details = json.dumps(refusal.details, ensure_ascii=False) if refusal.details else ""
         flash(t("write.refused", message=f"{refusal.message} {details}".strip()), "error")
         return redirect(url_for("pages.conflicts"))

@@ -1,7 +1,7 @@
 """A web page is just another device: its writes are pushes through the engine.
 
 A district officer's form becomes a batch of changes, applied by ``sync.engine.push_batch`` on
-a ``SqlStore`` inside ``run_write`` - exactly the path of ``POST /api/v1/sync/push`` - so a
+a ``SqlStore`` inside ``run_engine`` - exactly the path of ``POST /api/v1/sync/push`` - so a
 payout scheduled at a desk is versioned, merged, scoped, checked against the same rules and
 audited like one captured on a phone, and every phone pulls it.
 
@@ -19,8 +19,7 @@ from typing import Any
 
 from schemas.records import validate_record
 from server.clock import utcnow
-from server.store.sync import SqlStore
-from server.transactions import run_write
+from server.transactions import run_engine
 from server.web.sessions import page_actor
 from sync.engine import push_batch
 
@@ -58,11 +57,7 @@ def push_from_page(batch_id: str, changes: list[dict[str, Any]], now: datetime |
     actor = page_actor()
     device_id = f"web-{actor.username}"
     moment = now or utcnow()
-
-    def work():
-        store = SqlStore()
-        response = push_batch(store, actor, device_id, batch_id, changes, moment, validate_record)
-        store.flush()
-        return response
-
-    return run_write(work)["results"]
+    response = run_engine(
+        lambda store: push_batch(store, actor, device_id, batch_id, changes, moment, validate_record)
+    )
+    return response["results"]
