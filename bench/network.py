@@ -553,6 +553,13 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import git_commit
 
     results["meta"]["commit"] = git_commit()
+    if os.environ.get("BENCH_APP_DIR"):  # the app measured is another checkout: say which
+        head = subprocess.run(
+            ["git", "-C", os.environ["BENCH_APP_DIR"], "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        )
+        results["meta"]["app_commit"] = head.stdout.strip() or "unknown"
     interrupted = False
     with SteadyCleanup() as cleanup:
         try:
