@@ -10,7 +10,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from schemas.errors import ErrorEnvelope
-from server import inputs
+from server import compression, inputs
 from server.config import load_settings
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
@@ -41,6 +41,9 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
+    # First registered, so its after_request runs last and compresses the final body of every
+    # answer, errors included (Flask runs app-level after_request functions in reverse order).
+    compression.init_app(app)
     inputs.init_app(app)  # strict JSON bodies (UTF-8 out, no NaN, no NUL, bounded nesting)
     logging.basicConfig(level=logging.INFO)
 

@@ -25,6 +25,10 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES": 5,  # per username and per address, within the window
     "LOGIN_FAILURE_WINDOW": 15 * 60,
     "ODK_SESSION_TTL": 24 * 3600,  # a pyodk / ODK Central session token, like Central's own
+    # Answer compression levels (flask-compress's names), chosen by measurement: server/compression.py.
+    "COMPRESS_ZSTD_LEVEL": 9,
+    "COMPRESS_BR_LEVEL": 4,
+    "COMPRESS_LEVEL": 6,  # gzip
     "ODK_PROJECT_NAME": "Đăng ký thoát nghèo bền vững - Quảng Nam",  # the one ODK project
 }
 INT_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from server.auth.odk import authenticate_odk, device_key_label
 from server.clock import utcnow
+from server.conditional import answer_conditionally
 from server.errors import APIError
 from server.odk.forms import list_forms
 from server.odk.openrosa import (
@@ -68,13 +69,14 @@ def xml_response(body: bytes, status: int = 200) -> Response:
 def form_list(key: str | None):
     """The forms a phone may download; ``?formID=`` narrows it to one."""
     forms = list_forms()
-    return xml_response(build_form_list(forms, project_url(key), request.args.get("formID")))
+    body = build_form_list(forms, project_url(key), request.args.get("formID"))
+    return answer_conditionally(xml_response(body))
 
 
 @route("/forms/<form_id>.xml", methods=["GET"])
 def form_xml(key: str | None, form_id: str):
     """The XForm itself."""
-    return xml_response(find_form(form_id).xform)
+    return answer_conditionally(xml_response(find_form(form_id).xform))
 
 
 @route("/forms/<form_id>/manifest", methods=["GET"])
@@ -83,7 +85,7 @@ def form_manifest(key: str | None, form_id: str):
     form = find_form(form_id)
     if not form.has_media:
         raise APIError("not_found", f"Form {form_id!r} has no media files.")
-    return xml_response(build_manifest(form, project_url(key)))
+    return answer_conditionally(xml_response(build_manifest(form, project_url(key))))
 
 
 @route("/forms/<form_id>/attachments/<name>", methods=["GET"])
