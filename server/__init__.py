@@ -10,7 +10,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from schemas.errors import ErrorEnvelope
-from server import compression, inputs
+from server import bodies, compression, inputs
 from server.config import load_settings
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
@@ -44,6 +44,9 @@ def create_app(config: dict | None = None) -> Flask:
     # First registered, so its after_request runs last and compresses the final body of every
     # answer, errors included (Flask runs app-level after_request functions in reverse order).
     compression.init_app(app)
+    # Bodies bounded per route and gzip-decoded before anything reads them; its before_request
+    # is the first, so a refused body is refused before any parsing or authentication.
+    bodies.init_app(app)
     inputs.init_app(app)  # strict JSON bodies (UTF-8 out, no NaN, no NUL, bounded nesting)
     logging.basicConfig(level=logging.INFO)
 

@@ -21,6 +21,10 @@ DEFAULTS = {
     "PUSH_MAX_CHANGES": 500,
     "PUSH_MAX_BYTES": 5 * 1024 * 1024,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,  # ODK attachments; push has its own 5 MiB limit
+    # Request bodies per route (server/bodies.py): login, refresh, decisions, conflict
+    # resolutions a few KiB; routes not named there this much. Decoded bytes when gzipped.
+    "SMALL_BODY_MAX_BYTES": 16 * 1024,
+    "BODY_MAX_BYTES": 1024 * 1024,
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "LOGIN_MAX_FAILURES": 5,  # per username and per address, within the window
     "LOGIN_FAILURE_WINDOW": 15 * 60,

@@ -45,6 +45,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "batch_id_taken": (409, "This batch_id was sent by another user."),
     "payload_too_large": (413, "The request body is too large."),
     "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),
+    "unsupported_content_encoding": (415, "Send the body uncompressed or with Content-Encoding: gzip."),
     "unsafe_xml": (400, "The XML declares a DTD or entities, which are not accepted."),
     "malformed_xml": (400, "The body is not well-formed XML."),
     "invalid_submission": (400, "The submission cannot be read."),

@@ -28,20 +28,12 @@ def actor_of(user) -> Actor:
 
 
 @blp.before_request
-def limit_push_size():
-    """Refuse an oversized batch before parsing it: 5 MiB or 500 changes (413)."""
+def limit_push_changes():
+    """Refuse a batch of more than 500 changes before validating it (413). Its size in bytes,
+    decoded when gzipped, is bounded before anything reads it (``server/bodies.py``)."""
     if request.endpoint != "changes.Push" or request.method != "POST":
         return
     cfg = current_app.config
-    # A chunked upload has no Content-Length: measure the body itself (Flask caps it at
-    # MAX_CONTENT_LENGTH while reading).
-    size = request.content_length if request.content_length is not None else len(request.get_data())
-    if size > cfg["PUSH_MAX_BYTES"]:
-        raise APIError(
-            "payload_too_large",
-            f"A batch may be at most {cfg['PUSH_MAX_BYTES']} bytes.",
-            {"max_bytes": cfg["PUSH_MAX_BYTES"]},
-        )
     body = request.get_json(silent=True)
     changes = body.get("changes") if isinstance(body, dict) else None
     if isinstance(changes, list) and len(changes) > cfg["PUSH_MAX_CHANGES"]:
