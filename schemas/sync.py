@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import StrictInteger, TimestampText, UUIDText
+from sync.pull import MAX_LIMIT as MAX_PULL_LIMIT
 from sync.records import DELETE, ENTITIES, OPS
 
 MAX_CHANGES = 500
@@ -80,7 +81,7 @@ class PushResponseSchema(Schema):
 
 class PullQuerySchema(_Strict):
     cursor = fields.String(load_default=None)
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=MAX_PULL_LIMIT))
 
 
 class PulledRecordSchema(Schema):
@@ -95,3 +96,6 @@ class PullResponseSchema(Schema):
     changes = fields.List(fields.Nested(PulledRecordSchema), required=True)
     cursor = fields.String(required=True)
     more = fields.Boolean(required=True)
+    remaining = fields.Integer(
+        required=True, metadata={"description": "records still to pull after this page (0 on the last)"}
+    )

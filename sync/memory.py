@@ -110,6 +110,14 @@ class MemoryStore:
                     break
         return page
 
+    def count_feed(self, scope: Scope, after: int) -> int:
+        return sum(
+            1
+            for position, key in self.feed.items()
+            if position > after
+            and scope.covers(self.versions[key][-1].commune_code, self.versions[key][-1].district_code)
+        )
+
     def list_conflicts(
         self,
         scope: Scope,

@@ -128,6 +128,12 @@ class Store(Protocol):
         on (unit, seq))."""
         ...
 
+    def count_feed(self, scope: Scope, after: int) -> int:
+        """How many records inside `scope` `list_feed(scope, after, ...)` would list with no
+        limit: what a device has still to pull after feed position `after`. Must cost in
+        proportion to that count (the same index as `list_feed`), never read record data."""
+        ...
+
     def list_conflicts(
         self,
         scope: Scope,

@@ -158,6 +158,21 @@ def test_the_feed_is_scoped_by_unit(harness, unit, expected):
     assert found == {ids[name] for name in expected}
 
 
+@pytest.mark.parametrize(("unit", "expected"), [("20920", 2), ("515", 3), ("504", 1), ("49", 4)])
+def test_the_feed_counts_what_remains_in_scope(harness, unit, expected):
+    store = harness.store
+    first = new_id()
+    for rid, where in ((first, TRA_DOC), (new_id(), TRA_DOC), (new_id(), TRA_SON), (new_id(), CH_OM)):
+        store.save_version(version(rid, 1, where))
+    store = harness.commit()
+    store.save_version(version(first, 2, TRA_DOC, members=7))  # counted once, at its latest
+    store = harness.commit()
+    scope = scope_of(store, unit)
+    assert store.count_feed(scope, 0) == expected == len(store.list_feed(scope, 0, 100))
+    last = store.list_feed(scope, 0, 100)[-1].seq
+    assert store.count_feed(scope, last) == 0
+
+
 def test_applied_changes_and_batches_are_kept(harness):
     store, rid, change_id, batch_id = harness.store, new_id(), new_id(), new_id()
     store.save_version(version(rid, 1))

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, Text, any_, delete, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import String, Text, any_, delete, func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -332,6 +332,17 @@ class SqlStore:
             .order_by(page.c.seq)
         )
         return [FeedEntry(seq, EncodedData(text)) for seq, text in db.session.execute(q)]
+
+    def count_feed(self, scope: Scope, after: int) -> int:
+        """What is left to pull after ``after``: a count over the pull index alone (its seq
+        index, or the unit's), the same range ``list_feed`` cuts its pages from."""
+        si = SyncIndex.__table__.c
+        q = select(func.count()).select_from(SyncIndex.__table__).where(si.seq > after)
+        if scope.level == "commune":
+            q = q.where(si.commune_code == scope.code)
+        elif scope.level == "district":
+            q = q.where(si.district_code == scope.code)
+        return db.session.execute(q).scalar_one()
 
     def list_conflicts(
         self,

@@ -65,7 +65,12 @@ def test_with_a_cursor_only_what_changed_since_comes_each_record_once_at_its_lat
 
 def test_nothing_new_keeps_the_cursor(store):
     cursor = pull(store, COLLABORATOR, None, 500)["cursor"]
-    assert pull(store, COLLABORATOR, cursor, 500) == {"changes": [], "cursor": cursor, "more": False}
+    assert pull(store, COLLABORATOR, cursor, 500) == {
+        "changes": [],
+        "cursor": cursor,
+        "more": False,
+        "remaining": 0,
+    }
 
 
 def test_a_deleted_record_comes_as_a_tombstone_with_its_last_data(store):
@@ -74,6 +79,15 @@ def test_a_deleted_record_comes_as_a_tombstone_with_its_last_data(store):
     push(store, COLLABORATOR, delete("households", record["id"], 1))
     [tombstone] = pull(store, COLLABORATOR, cursor, 500)["changes"]
     assert (tombstone["deleted"], tombstone["version"], tombstone["data"]["code"]) == (True, 2, "A")
+
+
+def test_each_page_says_how_many_records_remain_after_it(store):
+    page = pull(store, SUPERVISOR, None, 1)
+    assert (len(page["changes"]), page["more"], page["remaining"]) == (1, True, 2)
+    page = pull(store, SUPERVISOR, page["cursor"], 1)
+    assert (page["more"], page["remaining"]) == (True, 1)
+    page = pull(store, SUPERVISOR, page["cursor"], 1)
+    assert (page["more"], page["remaining"]) == (False, 0)
 
 
 def test_pages_follow_one_another_without_gaps_or_repeats(store):
@@ -89,7 +103,7 @@ def test_limits_are_checked(store):
     with pytest.raises(ValidationFailed):
         pull(store, COLLABORATOR, None, 0)
     with pytest.raises(ValidationFailed):
-        pull(store, COLLABORATOR, None, 1001)
+        pull(store, COLLABORATOR, None, 5001)
 
 
 def test_a_user_of_an_unknown_unit_sees_nothing(store):
