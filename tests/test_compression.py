@@ -136,6 +136,14 @@ def test_openrosa_form_list_forms_and_manifests_are_compressed(client, auth, for
     assert "Content-Encoding" not in small.headers and "Accept-Encoding" in small.headers["Vary"]
 
 
+def test_a_forms_csv_media_file_is_compressed_as_csv(client, auth, form_with_media):
+    collect = Collect(client, auth.user("collaborator"))
+    url = "/v1/projects/1/forms/follow_up_visit/attachments/communes.csv"
+    body = assert_same_body_compressed(client, url, collect.headers)
+    assert body == form_with_media
+    assert fetch(client, url, None, collect.headers).mimetype == "text/csv"
+
+
 def test_a_manifest_long_enough_is_compressed(client, auth, monkeypatch):
     files = tuple(MediaFile(f"list_{n:03d}.csv", b"x", md5_hash(b"x")) for n in range(20))
     many = dataclasses.replace(get_form("follow_up_visit"), media=files)

@@ -8,6 +8,8 @@ errors included (``server/errors.py`` renders them as ``<OpenRosaResponse>``).
 
 from __future__ import annotations
 
+import mimetypes
+
 from flask import Blueprint, Response, current_app, g, request
 
 from server.auth.odk import authenticate_odk, device_key_label
@@ -90,11 +92,22 @@ def form_manifest(key: str | None, form_id: str):
 
 @route("/forms/<form_id>/attachments/<name>", methods=["GET"])
 def form_media(key: str | None, form_id: str, name: str):
-    """One media file of a form, by the name its manifest gives."""
+    """One media file of a form, by the name its manifest gives.
+
+    Typed by its name, so a CSV (a choice list, an entity list) goes out compressed to a phone
+    that asks, and with an ETag, so a morning's check of an unchanged file downloads nothing.
+    """
     media = find_form(form_id).find_media(name)
     if media is None:
         raise APIError("not_found", f"Form {form_id!r} has no media file {name!r}.")
-    return Response(media.content, content_type="application/octet-stream")
+    return answer_conditionally(Response(media.content, content_type=media_type(name)))
+
+
+def media_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name)
+    if guessed is None:
+        return "application/octet-stream"
+    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
 @route("/submission", methods=["HEAD", "POST"])
