@@ -272,3 +272,45 @@ def test_the_site_file_is_what_the_readme_deploys():
     ):
         assert directive in text
     assert re.search(r"ssl_certificate\s+/", text)
+
+
+def trickled_push(base: str, token: str, body: bytes, seconds: float) -> int | None:
+    """Upload ``body`` spread over ``seconds`` like a phone on a weak link; the status, or None
+    when the connection failed before an answer."""
+    host, port = base.removeprefix("http://").split(":")
+    head = (
+        f"POST /api/v1/sync/push HTTP/1.1\r\nHost: fieldsync\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    pieces = 10
+    step = -(-len(body) // pieces)
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(head)
+            for start in range(0, len(body), step):
+                time.sleep(seconds / pieces)
+                sock.sendall(body[start : start + step])
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    except OSError:
+        return None
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
+
+
+def test_an_upload_slower_than_the_workers_timeout_completes_behind_nginx(app, auth, tmp_path):
+    """gunicorn's timeout bounds processing only: nginx holds the slow upload, then hands the
+    worker the whole body. Here the worker timeout is 2 s and the upload takes 5 s."""
+    token = auth.tokens(auth.user("collaborator"))["access_token"]
+    changes = [change("households", str(uuid.uuid4()), household(code=f"SLOW-{n}"), None) for n in range(20)]
+    body = json.dumps({"device_id": "phone-edge", "batch_id": str(uuid.uuid4()), "changes": changes}).encode()
+    # --preload: the app is imported once in the master, so a worker's boot never meets the
+    # 2 s timeout on a loaded machine; only the request does.
+    short = (*GUNICORN_CONF, "--timeout", "2", "--preload")
+    with gunicorn(app, workers=1, extra_args=short) as upstream:
+        # Control: straight at the sync worker, the slow upload outlives its timeout.
+        assert trickled_push(upstream, token, body, seconds=5) != 200
+        assert versions(app) == 0
+        with nginx_in_front(upstream, tmp_path) as base:
+            assert trickled_push(base, token, body, seconds=5) == 200
+    assert versions(app) == 20
