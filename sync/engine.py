@@ -1,4 +1,5 @@
-"""The engine's entry points: push a batch, pull changes, resolve a conflict, decide a form.
+"""The engine's entry points: push a batch or one form, pull changes, resolve a conflict,
+decide a form.
 
 Callers (the HTTP handlers, the ODK submission path, tests) pass a `Store` bound to one open
 transaction, the acting user, the server's `now` (an aware datetime: the engine never reads
@@ -9,19 +10,29 @@ The caller commits after the call returns and only then reports the result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sync.actors import COMMUNE, DISTRICT, Actor, resolve_scope
+from sync.actors import COMMUNE, DISTRICT, Actor, Scope, resolve_scope
 from sync.changes import BatchContext, Validator, carry_out, plan_change, visible_record
 from sync.conflicts import resolve_conflict
 from sync.decisions import decide_registration
 from sync.errors import BatchOwnerError, SyncError
 from sync.pull import pull
 from sync.records import HOUSEHOLDS, AppliedChange, RejectedChange, StoredBatch
+from sync.staging import StagedStore
 from sync.store import Store
 
-__all__ = ["decide_registration", "pull", "push_batch", "resolve_conflict"]
+__all__ = [
+    "FormOutcome",
+    "decide_registration",
+    "place_of_refusals",
+    "pull",
+    "push_batch",
+    "push_form",
+    "resolve_conflict",
+]
 
 
 def push_batch(
@@ -61,19 +72,123 @@ def push_batch(
     return response
 
 
+@dataclass(frozen=True)
+class FormOutcome:
+    """What became of one form pushed all or nothing (`push_form`)."""
+
+    results: list[dict[str, Any]]  # one per change, shaped as push_batch's results
+    refusal: dict[str, Any] | None  # the errors of the first change at fault; None: accepted
+
+    @property
+    def accepted(self) -> bool:
+        return self.refusal is None
+
+
+NOT_APPLIED = "not_applied"
+
+
+def push_form(
+    store: Store,
+    actor: Actor,
+    device_id: str,
+    batch_id: str,
+    changes: Sequence[Mapping[str, Any]],
+    now: datetime,
+    validate: Validator,
+) -> FormOutcome:
+    """Push the changes of one form (an ODK instance: a household and its registration) as one
+    act: all of them written, or none.
+
+    Every change is planned and carried out in order, as in `push_batch`, but on a stage
+    (`sync.staging.StagedStore`): later changes see what earlier ones wrote, the store sees
+    nothing yet. If every change is accepted (`applied`, `merged`, `conflict`, `duplicate`)
+    the stage is written to `store` and the results are push_batch's. If any is refused,
+    nothing of the form is written; every change is kept as a refused change (filed like any
+    refusal, `place_of_refusals`): the ones at fault with their own errors, the others with
+    `not_applied` naming the first refusal in `details.refused_by`; each result is then
+    `rejected` with those errors, and `refusal` is the first one's. A change already applied
+    earlier stays `duplicate` and is not kept as refused. Either way the batch (a fresh
+    `batch_id`) is remembered and the device counts as synced: the phone did reach the server.
+    Raises ForbiddenError when the actor's unit is unknown; never raises for a refusal.
+    """
+    _prefetch(store, changes, actor)
+    scope = resolve_scope(store, actor)
+    stage = StagedStore(store)
+    staged = BatchContext(stage, actor, scope, device_id, batch_id, now, validate)
+    results: list[dict[str, Any] | None] = []
+    faults: dict[int, dict[str, Any]] = {}
+    for index, change in enumerate(changes):
+        try:
+            results.append(_take(staged, change))
+        except SyncError as refusal:
+            faults[index] = refusal.to_dict()
+            results.append(None)
+    if not faults:
+        stage.commit()
+        accepted = [result for result in results if result is not None]
+        return FormOutcome(_finish(store, actor, device_id, batch_id, now, accepted), None)
+    first = faults[min(faults)]
+    ctx = BatchContext(store, actor, scope, device_id, batch_id, now, validate)
+    refused = []
+    for index, change in enumerate(changes):
+        result = results[index]
+        if result is not None and result["status"] == "duplicate":
+            refused.append(result)
+            continue
+        errors = faults.get(index) or {
+            "code": NOT_APPLIED,
+            "message": "Not applied: another change of the same form was refused.",
+            "details": {"refused_by": first},
+        }
+        refused.append(_refuse(ctx, change, errors))
+    return FormOutcome(_finish(store, actor, device_id, batch_id, now, refused), first)
+
+
+def place_of_refusals(store: Store, actor: Actor) -> tuple[str | None, str | None]:
+    """The (commune_code, district_code) a refusal of ``actor``'s is filed under: their own
+    unit, whose supervisors see it (None, None for the province). ForbiddenError when the
+    actor's unit is unknown."""
+    return _place_of(store, resolve_scope(store, actor))
+
+
+def _finish(
+    store: Store,
+    actor: Actor,
+    device_id: str,
+    batch_id: str,
+    now: datetime,
+    results: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    store.save_batch(
+        StoredBatch(batch_id, actor.user_id, device_id, now, {"batch_id": batch_id, "results": results})
+    )
+    store.touch_device(device_id, actor.user_id, now)
+    return results
+
+
 def _apply(ctx: BatchContext, change: Mapping[str, Any]) -> dict[str, Any]:
+    """One change of a batch: its result; a refusal is kept and answered `rejected`."""
+    try:
+        return _take(ctx, change)
+    except SyncError as refusal:
+        return _refuse(ctx, change, refusal.to_dict())
+
+
+def _refuse(ctx: BatchContext, change: Mapping[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    _keep_rejection(ctx, change, errors)
+    current = visible_record(ctx, change["entity"], change["id"])
+    return _result(change, "rejected", current.version if current else None, None, errors)
+
+
+def _take(ctx: BatchContext, change: Mapping[str, Any]) -> dict[str, Any]:
+    """Plan and carry out one change; its result. Raises the SyncError that refuses it."""
     change_id, entity, record_id = change["change_id"], change["entity"], change["id"]
     earlier = ctx.store.get_applied_change(change_id)
     if earlier is not None:
         if (earlier.entity, earlier.record_id) == (entity, record_id):
             ctx.produced[(entity, record_id)] = earlier.version
         return _result(change, "duplicate", earlier.version, earlier.conflict_id)
-    try:
-        plan = plan_change(ctx, change)
-    except SyncError as refusal:
-        _keep_rejection(ctx, change, refusal)
-        current = visible_record(ctx, entity, record_id)
-        return _result(change, "rejected", current.version if current else None, None, refusal.to_dict())
+    plan = plan_change(ctx, change)
     version, conflict_id = carry_out(ctx, change, plan)
     ctx.produced[(entity, record_id)] = version
     ctx.store.save_applied_change(
@@ -94,14 +209,18 @@ def _apply(ctx: BatchContext, change: Mapping[str, Any]) -> dict[str, Any]:
     return _result(change, plan.status, version, conflict_id)
 
 
-def _keep_rejection(ctx: BatchContext, change: Mapping[str, Any], refusal: SyncError) -> None:
-    commune_code = district_code = None
-    if ctx.scope.level == COMMUNE:
-        commune_code = ctx.scope.code
-        unit = ctx.store.get_unit(commune_code)
-        district_code = unit.parent_code if unit else None
-    elif ctx.scope.level == DISTRICT:
-        district_code = ctx.scope.code
+def _place_of(store: Store, scope: Scope) -> tuple[str | None, str | None]:
+    if scope.level == COMMUNE:
+        unit = store.get_unit(scope.code)
+        return scope.code, unit.parent_code if unit else None
+    if scope.level == DISTRICT:
+        return None, scope.code
+    return None, None
+
+
+def _keep_rejection(ctx: BatchContext, change: Mapping[str, Any], errors: dict[str, Any]) -> None:
+    """File a refused change under the refusing actor's unit (`place_of_refusals`)."""
+    commune_code, district_code = _place_of(ctx.store, ctx.scope)
     ctx.store.save_rejected_change(
         RejectedChange(
             change_id=change["change_id"],
@@ -115,7 +234,7 @@ def _keep_rejection(ctx: BatchContext, change: Mapping[str, Any], refusal: SyncE
             op=change["op"],
             base_version=change["base_version"],
             data=dict(change["data"]),
-            errors=refusal.to_dict(),
+            errors=errors,
             received_at=ctx.now,
             client_time=change.get("client_time"),
             commune_code=commune_code,

@@ -10,11 +10,12 @@ is versioned, merged, scoped and audited like a phone's push. What ODK adds:
 - **Edits.** An instance with a ``deprecatedID`` naming the submission's current instance is
   an edit of the same registration (merged against the version the replaced instance
   produced); one naming an older instance is stale (409).
-- **All or nothing per instance.** A form is one act of the collaborator: if the engine
-  refuses any of its changes (a locked registration, a unit outside the sender's, invalid
-  answers), none of them is applied, every change is kept as a rejected change for
-  supervisors, the instance is stored with the refusal, and the sender gets a 4xx saying why.
-  Re-sending a refused instance tries again (the registration may have been returned since).
+- **All or nothing per instance.** A form is one act of the collaborator, pushed with the
+  engine's ``push_form``: if the engine refuses any of its changes (a locked registration, a
+  unit outside the sender's, invalid answers), none of them is applied and every change is
+  kept as a rejected change for supervisors (the engine decides and files that); the
+  instance is stored with the refusal, and the sender gets a 4xx saying why. Re-sending a
+  refused instance tries again (the registration may have been returned since).
 """
 
 from __future__ import annotations
@@ -37,14 +38,12 @@ from server.odk.forms import FormDefinition, UnknownFormError, get_form
 from server.odk.instances import Instance, InstanceError, list_expected_attachments, parse_instance
 from server.scope import Scope
 from server.store import odk as store
-from server.store import units as unit_store
 from server.store.sync import SqlStore
 from server.submissions.changes import ACCEPTED, MAIN_RECORD, RecordMissing, build_changes, read_record_ids
 from server.submissions.files import Upload, keep_attachments, save_uploads
 from server.transactions import run_write
 from sync.actors import Actor
-from sync.engine import push_batch
-from sync.records import RejectedChange
+from sync.engine import place_of_refusals, push_form
 
 REJECTED = "rejected"
 DEVICE_ID_MAX = 100  # the push envelope's limit, which the engine's device ledger shares
@@ -271,40 +270,34 @@ def _apply(
     form: FormDefinition,
     now: datetime,
 ) -> Intake:
-    """Run the instance's changes through the engine, all or nothing (see the module doc)."""
-    if not form.was_published(instance.version):
-        return _refuse(user, submission, row, [], unknown_version(form, instance.version), now)
+    """Build the instance's changes and push them as one form (the engine's ``push_form``:
+    all or nothing); record on the instance and the submission what became of them."""
     actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
     engine_store = SqlStore()
-    scope = scope_of(user)
-    try:
-        changes = [
-            ChangeSchema().load(c) for c in build_changes(engine_store, scope, submission, instance, now)
-        ]
-    except InstanceError as exc:
-        return _refuse(user, submission, row, [], {"code": exc.code, "message": exc.message,
-                                                   "details": exc.details}, now)  # fmt: skip
-    except ValidationError as exc:
-        refusal = {"code": "validation_error", "message": "The submission has invalid answers.",
-                   "details": exc.normalized_messages()}  # fmt: skip
-        return _refuse(user, submission, row, [], refusal, now)
-    except RecordMissing as exc:
-        refusal = {"code": "not_found", "message": str(exc), "details": {}}
-        return _refuse(user, submission, row, [], refusal, now)
+    device_id = row.device_id or f"odk:{user.username}"
+    refusal = None if form.was_published(instance.version) else unknown_version(form, instance.version)
+    if refusal is None:
+        try:
+            built = build_changes(engine_store, scope_of(user), submission, instance, now)
+            changes = [ChangeSchema().load(change) for change in built]
+        except InstanceError as exc:
+            refusal = {"code": exc.code, "message": exc.message, "details": exc.details}
+        except ValidationError as exc:
+            refusal = {"code": "validation_error", "message": "The submission has invalid answers.",
+                       "details": exc.normalized_messages()}  # fmt: skip
+        except RecordMissing as exc:
+            refusal = {"code": "not_found", "message": str(exc), "details": {}}
+    if refusal is not None:
+        # Nothing for the engine to weigh; the phone did reach the server all the same.
+        engine_store.touch_device(device_id, user.id, now)
+        engine_store.flush()
+        return _refused(user, engine_store, submission, row, [], refusal)
 
-    savepoint = db.session.begin_nested()
-    response = push_batch(
-        engine_store, actor, row.device_id or "", str(uuid.uuid4()), changes, now, validate_record
-    )
-    results = response["results"]
-    refused = next((r for r in results if r["status"] == "rejected"), None)
-    if refused is not None:
-        savepoint.rollback()
-        attempted = list(zip(changes, results, strict=True))
-        return _refuse(user, submission, row, attempted, refused["errors"], now)
+    outcome = push_form(engine_store, actor, device_id, str(uuid.uuid4()), changes, now, validate_record)
     engine_store.flush()
-    savepoint.commit()
-    row.outcome, row.results = ACCEPTED, {"results": results}
+    if not outcome.accepted:
+        return _refused(user, engine_store, submission, row, outcome.results, outcome.refusal)
+    row.outcome, row.results = ACCEPTED, {"results": outcome.results}
     # Accepted: the submission is now about the record it wrote, and lies where that record lies.
     record_id, household_id = read_record_ids(submission, instance)
     record = engine_store.get_record(submission.entity, record_id) if record_id else None
@@ -312,66 +305,22 @@ def _apply(
         submission.record_id, submission.household_id = record_id, household_id
         submission.commune_code, submission.district_code = record.commune_code, record.district_code
     db.session.flush()
-    return Intake(submission, row, False, results)
+    return Intake(submission, row, False, outcome.results)
 
 
-def _refuse(
+def _refused(
     user: User,
+    engine_store: SqlStore,
     submission: OdkSubmission,
     row: OdkInstance,
-    attempted: list[tuple[dict[str, Any], dict[str, Any]]],
+    results: list[dict[str, Any]],
     refusal: dict[str, Any],
-    now: datetime,
 ) -> Intake:
-    """Keep a refused instance: the refusal on the instance, every change as a rejected change.
-
-    The phone did reach the server, so its device and its user count as synced (the silence
-    audit), as for a push whose changes were all rejected.
-    """
-    keeper = SqlStore()
-    keeper.touch_device(row.device_id or f"odk:{user.username}", user.id, now)
-    if attempted:
-        commune_code, district_code = _home_place(user)
-        for change, result in attempted:
-            errors = result["errors"] or {
-                "code": "not_applied",
-                "message": "Not applied: another change of the same form was refused.",
-                "details": {"refused_by": refusal},
-            }
-            keeper.save_rejected_change(
-                RejectedChange(
-                    change_id=change["change_id"],
-                    batch_id=None,
-                    device_id=row.device_id,
-                    user_id=user.id,
-                    username=user.username,
-                    unit_code=user.unit_code,
-                    entity=change["entity"],
-                    record_id=change["id"],
-                    op=change["op"],
-                    base_version=change["base_version"],
-                    data=dict(change["data"]),
-                    errors=errors,
-                    received_at=now,
-                    client_time=change.get("client_time"),
-                    commune_code=commune_code,
-                    district_code=district_code,
-                )
-            )
-    keeper.flush()
-    results = [result for _, result in attempted]
+    """Keep the refusal on the instance; a submission no version of which was accepted stays
+    where the engine files its sender's refusals."""
     row.outcome, row.results = REJECTED, {"results": results, "refusal": refusal}
     if submission.commune_code is None and submission.district_code is None:
-        # A refused submission stays with its sender's unit until a version of it is accepted.
-        submission.commune_code, submission.district_code = _home_place(user)
+        actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+        submission.commune_code, submission.district_code = place_of_refusals(engine_store, actor)
     db.session.flush()
     return Intake(submission, row, False, results, refusal)
-
-
-def _home_place(user: User) -> tuple[str | None, str | None]:
-    unit = unit_store.get_unit(user.unit_code)
-    if unit is None or unit.level == "province":
-        return None, None
-    if unit.level == "district":
-        return None, unit.code
-    return unit.code, unit.parent_code
