@@ -183,3 +183,26 @@ def test_an_error_answer_is_not_compressed_but_says_vary(client, auth):
     )
     assert resp.status_code == 404 and "Content-Encoding" not in resp.headers
     assert resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_photo_is_sent_as_it_is(client, auth):
+    from tests.odk.collect import JPEG
+    from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, INSTANCE_UUID, fill_instance
+
+    username = auth.user("collaborator", "20900")
+    token = client.post("/v1/sessions", json={"email": username, "password": PASSWORD}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    form = "/v1/projects/1/forms/exit_registration"
+    xml = fill_instance("exit_registration", EXIT_REGISTRATION_ANSWERS, INSTANCE_UUID)
+    assert (
+        client.post(
+            f"{form}/submissions", data=xml, headers=headers, content_type="application/xml"
+        ).status_code
+        == 200
+    )
+    name = EXIT_REGISTRATION_ANSWERS["signed_form_photo"]
+    photo = f"{form}/submissions/uuid%3A{INSTANCE_UUID}/attachments/{name}"
+    assert client.post(photo, data=JPEG, headers={**headers, "Content-Type": "image/jpeg"}).status_code == 200
+    resp = fetch(client, photo, "gzip, br, zstd", headers)
+    assert resp.status_code == 200 and resp.mimetype == "image/jpeg" and len(resp.data) > 500
+    assert "Content-Encoding" not in resp.headers and resp.data == JPEG
