@@ -45,6 +45,9 @@ FIELDS_READ: dict[str, dict[str, str]] = {
         "ethnic_minority": "string", "phone": "string", "location": "geopoint", "year": "int",
         "kind": "string", "needs": "string", "commitment": "string", "signed_on": "date",
         "notes": "string", "start": "dateTime", "end": "dateTime",
+        # A household's registration returned for correction (from registrations.csv), which
+        # this submission corrects, and the version of it the phone saw; empty otherwise.
+        "registration_id": "string", "registration_version": "string",
     },
     FOLLOW_UP_VISIT: {
         "household_id": "string", "support_item_id": "string", "delivered_on": "date",
@@ -96,6 +99,28 @@ def read_referenced_ids(instance: Instance) -> dict[str, str]:
     ids = {entity: reader.uuid(name) for name, entity in references}
     reader.raise_if_invalid()
     return ids  # type: ignore[return-value] - no None left once raise_if_invalid passed
+
+
+def read_returned_registration(instance: Instance) -> tuple[str, int | None] | None:
+    """``(registration id, version the phone saw)`` when the form corrects a returned registration.
+
+    The registration form reads the household's returned registration from the phone's
+    ``registrations`` list; a submission that names one updates that registration instead of
+    making a new one. None when it names none (a new registration, or not this form).
+    """
+    if instance.form_id != EXIT_REGISTRATION or instance.get("registration_id") is None:
+        return None
+    reader = _FieldReader(instance)
+    registration_id = reader.uuid("registration_id")
+    version_text = instance.get("registration_version")
+    version = None
+    if version_text is not None:
+        if WHOLE_NUMBER.fullmatch(version_text) and int(version_text) >= 1:
+            version = int(version_text)
+        else:
+            reader._fail("registration_version", "must be a version number")
+    reader.raise_if_invalid()
+    return registration_id, version  # type: ignore[return-value]
 
 
 def build_exit_registration_changes(

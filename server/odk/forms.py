@@ -34,6 +34,7 @@ FORMS_DIRECTORY = Path(__file__).with_name("forms")
 
 XFORMS_NS = "http://www.w3.org/2002/xforms"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
+CSV_INSTANCE_PREFIX = "jr://file-csv/"
 
 
 class FormError(Exception):
@@ -82,10 +83,14 @@ class FormDefinition:
         """Whether a submission naming ``version`` fills an edition this server published."""
         return version is not None and (version == self.version or version in self.published_versions)
 
+    # The CSV files the form reads as external instances (``jr://file-csv/<name>``), e.g.
+    # ``households.csv`` of a ``select_one_from_file``: per-user entity lists, or media.
+    csv_files: tuple[str, ...] = ()
+
     @property
     def has_media(self) -> bool:
         """Whether the form list gives this form a ``manifestUrl``."""
-        return bool(self.media)
+        return bool(self.media or self.csv_files)
 
     @property
     def binary_fields(self) -> frozenset[str]:
@@ -105,6 +110,7 @@ class _CompiledXForm:
     xform: bytes
     fields: Mapping[str, str]
     media_types: Mapping[str, str]
+    csv_files: tuple[str, ...] = ()
 
 
 def list_forms(directory: Path = FORMS_DIRECTORY) -> list[FormDefinition]:
@@ -146,6 +152,7 @@ def compile_form(path: Path) -> FormDefinition:
         hash=md5_hash(compiled.xform),
         fields=compiled.fields,
         media_types=compiled.media_types,
+        csv_files=compiled.csv_files,
         media=read_media(path.with_name(f"{compiled.form_id}-media")),
         published_versions=frozenset(read_releases(path.parent).get(compiled.form_id, {}))
         | {compiled.version},
@@ -227,6 +234,11 @@ def _describe_xform(xform: bytes, filename: str) -> _CompiledXForm:
         upload.get("ref", "").rsplit("/", 1)[-1]: upload.get("mediatype", "")
         for upload in html.iter(f"{{{XFORMS_NS}}}upload")
     }
+    csv_files = tuple(
+        src.removeprefix(CSV_INSTANCE_PREFIX)
+        for instance in model.findall(f"{{{XFORMS_NS}}}instance")
+        if (src := instance.get("src", "")).startswith(CSV_INSTANCE_PREFIX)
+    )
     return _CompiledXForm(
         form_id=form_id,
         title=title or form_id,
@@ -234,6 +246,7 @@ def _describe_xform(xform: bytes, filename: str) -> _CompiledXForm:
         xform=xform,
         fields=fields,
         media_types={name: kind for name, kind in media_types.items() if name in fields and kind},
+        csv_files=csv_files,
     )
 
 

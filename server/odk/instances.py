@@ -72,6 +72,26 @@ class InvalidInstanceError(InstanceError):
 
 
 @dataclass(frozen=True)
+class EntityBlock:
+    """The instance's ``meta/entity`` (ODK XForms entities spec): what it does to an entity list.
+
+    ``base_version`` is the entity version the phone's copy had when the form was filled;
+    ``trunk_version`` and ``branch_id`` are set by Collect when that copy was itself made by
+    an earlier form on the same phone, not yet synced (offline entities): the forms of one
+    branch follow each other, starting from the server's version ``trunk_version``.
+    """
+
+    dataset: str
+    entity_id: str | None
+    create: bool
+    update: bool
+    base_version: int | None
+    trunk_version: int | None
+    branch_id: str | None
+    label: str | None
+
+
+@dataclass(frozen=True)
 class Instance:
     """A parsed submission: which form, which instance, and every answer by element name."""
 
@@ -80,6 +100,7 @@ class Instance:
     instance_id: str  # "uuid:<uuid>", lower-case canonical form
     deprecated_id: str | None  # the instanceID this one replaces, when it is an edit
     fields: Mapping[str, str] = field(repr=False)  # leaf element name -> text, stripped
+    entity: EntityBlock | None = None  # the meta/entity block, when the form declares one
 
     @property
     def uuid(self) -> str:
@@ -135,7 +156,52 @@ def parse_instance(xml: bytes | str) -> Instance:
         instance_id=instance_id,
         deprecated_id=deprecated_id,
         fields=_read_leaves(root),
+        entity=_read_entity_block(meta),
     )
+
+
+def _read_entity_block(meta: ET.Element | None) -> EntityBlock | None:
+    element = None if meta is None else next((c for c in meta if _local_name(c.tag) == "entity"), None)
+    if element is None:
+        return None
+    dataset = (element.get("dataset") or "").strip()
+    if not dataset:
+        raise InvalidInstanceError("meta/entity names no dataset.", {"entity": ["needs a dataset"]})
+    entity_id = (element.get("id") or "").strip().removeprefix(INSTANCE_ID_PREFIX) or None
+    if entity_id is not None:
+        try:
+            entity_id = str(uuid.UUID(entity_id))
+        except ValueError:
+            raise InvalidInstanceError(
+                "meta/entity has an id that is not a UUID.", {"entity": ["id must be a UUID"]}
+            ) from None
+    label = next((c for c in element if _local_name(c.tag) == "label"), None)
+    return EntityBlock(
+        dataset=dataset,
+        entity_id=entity_id,
+        create=_read_flag(element.get("create")),
+        update=_read_flag(element.get("update")),
+        base_version=_read_version(element.get("baseVersion"), "baseVersion"),
+        trunk_version=_read_version(element.get("trunkVersion"), "trunkVersion"),
+        branch_id=(element.get("branchId") or "").strip()[:64] or None,
+        label=((label.text or "").strip() or None) if label is not None else None,
+    )
+
+
+def _read_flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true")
+
+
+def _read_version(value: str | None, name: str) -> int | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+        raise InvalidInstanceError(
+            f"meta/entity {name} must be a version number.",
+            {"entity": [f"{name} must be a whole number ≥ 1"]},
+        )
+    return int(text)
 
 
 def list_expected_attachments(instance: Instance, binary_fields: Iterable[str]) -> list[str]:

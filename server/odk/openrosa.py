@@ -47,14 +47,24 @@ def build_form_list(forms: Iterable[FormDefinition], base_url: str, form_id: str
     return _serialize(root)
 
 
-def build_manifest(form: FormDefinition, base_url: str) -> bytes:
-    """The manifest of a form's media files, each with its hash and download URL."""
+def build_manifest(form: FormDefinition, base_url: str, lists: Iterable[tuple[str, str, bool]] = ()) -> bytes:
+    """The manifest of a form's media files, each with its hash and download URL.
+
+    ``lists`` are the per-user CSV files the form reads, as ``(filename, hash, is_entity_list)``:
+    their hash is of the calling user's copy, so each phone re-downloads exactly when its own
+    data changed. An entity list is marked ``type="entityList"``, as ODK Central marks it.
+    """
     root = _new_document("manifest", MANIFEST_NS)
     for media in form.media:
         item = ET.SubElement(root, "mediaFile")
         _add_text(item, "filename", media.name)
         _add_text(item, "hash", media.hash)
         _add_text(item, "downloadUrl", form_media_url(base_url, form.form_id, media.name))
+    for filename, digest, is_entity_list in lists:
+        item = ET.SubElement(root, "mediaFile", {"type": "entityList"} if is_entity_list else {})
+        _add_text(item, "filename", filename)
+        _add_text(item, "hash", digest)
+        _add_text(item, "downloadUrl", form_media_url(base_url, form.form_id, filename))
     return _serialize(root)
 
 

@@ -13,9 +13,11 @@ import mimetypes
 from flask import Blueprint, Response, current_app, g, request
 
 from server.auth.odk import authenticate_odk, device_key_label
+from server.central.lists import build_user_list, manifest_entries
 from server.clock import utcnow
 from server.conditional import answer_conditionally
 from server.errors import APIError
+from server.odk.entity_lists import list_name_of
 from server.odk.forms import list_forms
 from server.odk.openrosa import (
     OPENROSA_VERSION,
@@ -43,10 +45,17 @@ def route(rule: str, **options):
     return decorator
 
 
+# Downloads that are also plain REST reads in ODK Central (pyodk's ``client.forms.get_xml``,
+# a browser fetching a form's CSV): they need no OpenRosa header.
+REST_READS = frozenset({"openrosa.form_xml", "openrosa.form_media"})
+
+
 @blp.before_request
 def check_openrosa_request():
     """The OpenRosa version header first (400 without it), then who is calling."""
-    if request.headers.get("X-OpenRosa-Version", "").strip() != OPENROSA_VERSION:
+    if request.headers.get("X-OpenRosa-Version", "").strip() != OPENROSA_VERSION and not (
+        request.method == "GET" and request.endpoint in REST_READS
+    ):
         raise APIError("bad_request", "OpenRosa requests must send the header X-OpenRosa-Version: 1.0.")
     authenticate_odk((request.view_args or {}).get("key"))
 
@@ -87,7 +96,9 @@ def form_manifest(key: str | None, form_id: str):
     form = find_form(form_id)
     if not form.has_media:
         raise APIError("not_found", f"Form {form_id!r} has no media files.")
-    return answer_conditionally(xml_response(build_manifest(form, project_url(key))))
+    return answer_conditionally(
+        xml_response(build_manifest(form, project_url(key), manifest_entries(form, g.user)))
+    )
 
 
 @route("/forms/<form_id>/attachments/<name>", methods=["GET"])
@@ -96,8 +107,17 @@ def form_media(key: str | None, form_id: str, name: str):
 
     Typed by its name, so a CSV (a choice list, an entity list) goes out compressed to a phone
     that asks, and with an ETag, so a morning's check of an unchanged file downloads nothing.
+    An entity list (``households.csv`` …) is built for the caller: their units' records only,
+    its ETag the md5 its manifest entry gives.
     """
-    media = find_form(form_id).find_media(name)
+    form = find_form(form_id)
+    list_name = list_name_of(name)
+    if list_name is not None and name in form.csv_files:
+        user_list = build_user_list(g.user, list_name)
+        return answer_conditionally(
+            Response(user_list.content, content_type=media_type(name)), user_list.etag
+        )
+    media = form.find_media(name)
     if media is None:
         raise APIError("not_found", f"Form {form_id!r} has no media file {name!r}.")
     return answer_conditionally(Response(media.content, content_type=media_type(name)))

@@ -172,3 +172,23 @@ def get_accepted_instance(entity: str, record_id: str) -> OdkInstance | None:
         .limit(1)
     )
     return db.session.execute(q).scalar_one_or_none()
+
+
+def list_instances_about(entity: str, record_id: str) -> list[OdkInstance]:
+    """The accepted instances of submissions about one record, oldest first.
+
+    A household is named by its registrations' submissions (``household_id``); a support
+    item or payout is the main record of its visit's or receipt's submission.
+    """
+    about = (
+        OdkSubmission.household_id == record_id
+        if entity == "households"
+        else (OdkSubmission.entity == entity) & (OdkSubmission.record_id == record_id)
+    )
+    q = (
+        select(OdkInstance)
+        .join(OdkSubmission, OdkSubmission.id == OdkInstance.submission_id)
+        .where(about, OdkInstance.outcome == "accepted")
+        .order_by(OdkInstance.received_at, OdkInstance.id)
+    )
+    return list(db.session.execute(q).scalars())

@@ -39,7 +39,14 @@ from server.odk.instances import Instance, InstanceError, list_expected_attachme
 from server.scope import Scope
 from server.store import odk as store
 from server.store.sync import SqlStore
-from server.submissions.changes import ACCEPTED, MAIN_RECORD, RecordMissing, build_changes, read_record_ids
+from server.submissions.changes import (
+    ACCEPTED,
+    MAIN_RECORD,
+    RecordMissing,
+    build_changes,
+    describe_entity_block,
+    read_record_ids,
+)
 from server.submissions.files import Upload, keep_attachments, save_uploads
 from server.transactions import run_write
 from sync.actors import Actor
@@ -297,7 +304,7 @@ def _apply(
     engine_store.flush()
     if not outcome.accepted:
         return _refused(user, engine_store, submission, row, outcome.results, outcome.refusal)
-    row.outcome, row.results = ACCEPTED, {"results": outcome.results}
+    row.outcome, row.results = ACCEPTED, {"results": outcome.results, **describe_entity_block(instance)}
     # Accepted: the submission is now about the record it wrote, and lies where that record lies.
     record_id, household_id = read_record_ids(submission, instance)
     record = engine_store.get_record(submission.entity, record_id) if record_id else None

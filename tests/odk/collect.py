@@ -12,6 +12,7 @@ from tests.conftest import PASSWORD
 
 OPENROSA_NS = "{http://openrosa.org/http/response}"
 FORMLIST_NS = "{http://openrosa.org/xforms/xformsList}"
+MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
 # The smallest files each kind of question takes (magic bytes, then filler).
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 2000
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 500
@@ -33,6 +34,26 @@ class Collect:
     def form_list(self, form_id: str | None = None):
         url = f"{self.base}/formList" + (f"?formID={form_id}" if form_id else "")
         return self.client.get(url, headers=self.headers)
+
+    def manifest(self, form_id: str) -> dict[str, tuple[str, str, str | None]]:
+        """The form's manifest as ``{filename: (hash, downloadUrl path, type)}``."""
+        resp = self.client.get(f"{self.base}/forms/{form_id}/manifest", headers=self.headers)
+        assert resp.status_code == 200, resp.data
+        root = SafeET.fromstring(resp.data)
+        files = {}
+        for item in root.findall(f"{MANIFEST_NS}mediaFile"):
+            url = item.findtext(f"{MANIFEST_NS}downloadUrl").removeprefix("http://localhost")
+            files[item.findtext(f"{MANIFEST_NS}filename")] = (
+                item.findtext(f"{MANIFEST_NS}hash"),
+                url,
+                item.get("type"),
+            )
+        return files
+
+    def download(self, form_id: str, filename: str, etag: str | None = None):
+        """A media file as Collect downloads it (with ``If-None-Match`` when it holds a copy)."""
+        headers = {**self.headers, **({"If-None-Match": etag} if etag else {})}
+        return self.client.get(f"{self.base}/forms/{form_id}/attachments/{filename}", headers=headers)
 
     def submit(self, xml: bytes, media: dict[str, bytes] | None = None, content_type: str = "image/jpeg"):
         """POST one instance with its media, multipart, the parts named by file name."""

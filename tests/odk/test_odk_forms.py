@@ -74,7 +74,8 @@ def choice_values(form, field: str) -> list[str]:
     """The values offered for a select question, read from the XForm body and its itemset."""
     html = SafeET.fromstring(form.xform)
     body = html.find(f"{{{XHTML_NS}}}body")
-    control = next(e for e in body.iter() if (e.get("ref") or "").endswith(f"/{field}"))
+    selects = (f"{{{XFORMS_NS}}}select1", f"{{{XFORMS_NS}}}select")
+    control = next(e for e in body.iter() if e.tag in selects and (e.get("ref") or "").endswith(f"/{field}"))
     nodeset = control.find(f"{{{XFORMS_NS}}}itemset").get("nodeset")
     list_name = nodeset.split("'")[1]
     model = html.find(f"{{{XHTML_NS}}}head/{{{XFORMS_NS}}}model")
@@ -135,15 +136,17 @@ def test_exit_registration_constraints_mirror_the_server_rules():
     binds = xform_binds(get_form("exit_registration"))
     required = {name for name, bind in binds.items() if bind.get("required") == "true()"}
     assert required >= {
-        "household_code", "commune_code", "village", "head_name", "members", "category",
-        "ethnic_minority", "year", "kind", "commitment", "signed_on",
+        "household_code", "commune_choice", "household_mode", "household_pick", "village", "head_name",
+        "members", "category", "ethnic_minority", "year", "kind", "commitment", "signed_on",
     }  # fmt: skip
     assert {"notes", "signed_form_photo", "phone", "location", "needs"}.isdisjoint(required)
     # The engine's record schema: members 1..100, code up to 50, names up to 200, notes up to 2000.
     assert binds["members"]["constraint"] == ". >= 1 and . <= 100"
     assert binds["household_code"]["constraint"] == "string-length(.) <= 50"
     assert binds["head_name"]["constraint"] == "string-length(.) <= 200"
-    assert binds["commune_code"]["constraint"] == "regex(., '^[0-9]{5}$')"
+    # The commune is the collaborator's own, from their communes.csv: a choice only with several.
+    assert binds["commune_choice"]["relevant"] == " /data/commune_count  > 1"
+    assert binds["commune_code"]["calculate"].startswith("if( /data/commune_count  = 1,")
     assert binds["notes"]["constraint"] == "string-length(.) <= 2000"
     assert binds["year"]["constraint"].startswith(". >= 2017 and")
     # The household id is made on the phone once, and kept through edits of the submission.
@@ -244,7 +247,7 @@ def test_spreadsheet_lock_files_are_ignored(tmp_path):
 
 def test_files_in_the_media_folder_are_the_forms_media(tmp_path):
     shutil.copy(FORMS_DIRECTORY / "follow_up_visit.xlsx", tmp_path / "follow_up_visit.xlsx")
-    assert not get_form("follow_up_visit", tmp_path).has_media
+    assert get_form("follow_up_visit", tmp_path).media == ()
     media = tmp_path / "follow_up_visit-media"
     media.mkdir()
     (media / "communes.csv").write_text("name,label\n20900,Xã Trà Sơn\n", encoding="utf-8")
@@ -258,3 +261,14 @@ def test_files_in_the_media_folder_are_the_forms_media(tmp_path):
         == "md5:" + hashlib.md5(content, usedforsecurity=False).hexdigest()
     )
     assert form.find_media("missing.csv") is None
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="ODK Validate (the jar pyxform ships) needs Java")
+@pytest.mark.parametrize("form_id", SHIPPED)
+def test_odk_validate_accepts_each_shipped_form(form_id, tmp_path):
+    """JavaRosa, as ODK Validate runs it, parses the served XForm and evaluates its expressions."""
+    from pyxform.validators import odk_validate
+
+    path = tmp_path / f"{form_id}.xml"
+    path.write_bytes(get_form(form_id).xform)
+    assert odk_validate.check_xform(str(path)) == []  # raises ODKValidateError on an error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -40,6 +41,8 @@ def test_form_list_describes_every_shipped_form():
         "version": form.version,
         "hash": form.hash,
         "downloadUrl": f"{BASE}/forms/exit_registration.xml",
+        # It reads the phone's entity lists (households.csv …), which the manifest lists.
+        "manifestUrl": f"{BASE}/forms/exit_registration/manifest",
     }
     assert all(e["hash"].startswith("md5:") and len(e["hash"]) == 36 for e in entries)
 
@@ -78,7 +81,7 @@ def test_a_form_with_media_gets_a_manifest_url_and_the_manifest_lists_its_files(
 
 
 def test_a_form_without_media_has_no_manifest_url_and_an_empty_manifest():
-    form = get_form("exit_registration")
+    form = dataclasses.replace(get_form("exit_registration"), csv_files=())
     (entry,) = read_form_list(build_form_list([form], BASE))
     assert "manifestUrl" not in entry
     assert list(SafeET.fromstring(build_manifest(form, BASE))) == []

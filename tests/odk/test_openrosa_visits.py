@@ -125,7 +125,6 @@ def test_a_form_with_media_has_a_manifest_and_its_files_download(client, collabo
     ns = "{http://openrosa.org/xforms/xformsList}"
     manifest_url = listed["follow_up_visit"].findtext(f"{ns}manifestUrl")
     assert manifest_url == "http://localhost/v1/projects/1/forms/follow_up_visit/manifest"
-    assert listed["exit_registration"].find(f"{ns}manifestUrl") is None
     manifest = client.get(manifest_url.removeprefix("http://localhost"), headers=collect.headers)
     assert manifest.status_code == 200
     assert b"<filename>communes.csv</filename>" in manifest.data
@@ -134,7 +133,3 @@ def test_a_form_with_media_has_a_manifest_and_its_files_download(client, collabo
         "/v1/projects/1/forms/follow_up_visit/attachments/communes.csv", headers=collect.headers
     )
     assert media.status_code == 200 and media.data == content
-    assert (
-        client.get("/v1/projects/1/forms/exit_registration/manifest", headers=collect.headers).status_code
-        == 404
-    )
