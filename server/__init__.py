@@ -99,6 +99,8 @@ def register_odk_routes(app: Flask) -> None:
     """ODK's routes at ``/v1``: OpenRosa (XML) for Collect and Enketo, ODK Central's REST
     layout for pyodk. Plain Flask blueprints: they are not the JSON API and stay out of its
     OpenAPI document; their errors take ODK's shapes (``server/errors.py``)."""
+    from server.central import app_users as _central_app_users  # noqa: F401 - its routes
+    from server.central import datasets as _central_datasets  # noqa: F401 - its routes
     from server.central import submissions as _central_submissions  # noqa: F401 - its routes
     from server.central.views import blp as central
     from server.openrosa.views import blp as openrosa

@@ -81,3 +81,43 @@ def decide_registration(
         action="decide",
     )
     return record.to_wire()
+
+
+def note_decision(
+    store: Store, actor: Actor, registration_id: str, note: str, now: datetime
+) -> dict[str, Any] | None:
+    """Give a decided registration the note its decider wrote after deciding (a review comment).
+
+    ODK Central records a review and its comment as two requests (pyodk's ``review(…,
+    comment=)``); here the comment is the decision's ``decision_note``, set as a new version
+    every device pulls (audited as ``decide``). Only when the registration is decided, has no
+    note yet, and the actor is the one who decided it (or an admin): any other comment stays
+    a comment. Returns the registration in wire shape, or None when the comment is not a note.
+    """
+    if not isinstance(note, str) or not note.strip() or len(note) > NOTE_MAX:
+        return None
+    current = store.get_record(REGISTRATIONS, registration_id)
+    if current is None or current.deleted:
+        return None
+    data = dict(current.data)
+    decided = data.get("status") in DECISIONS.values() and data.get("decided_by")
+    if not decided or data.get("decision_note"):
+        return None
+    if actor.role != ADMIN and data.get("decided_by") != actor.username:
+        return None
+    scope = resolve_scope(store, actor)
+    if not scope.covers(current.commune_code, current.district_code):
+        return None
+    data["decision_note"] = note
+    record = write_version(
+        store,
+        WriteContext(actor, now),
+        entity=REGISTRATIONS,
+        record_id=registration_id,
+        current=current,
+        data=data,
+        deleted=False,
+        place=(current.commune_code, current.district_code),
+        action="decide",
+    )
+    return record.to_wire()

@@ -245,7 +245,90 @@ ROUTES: list[Route] = [
         "/v1/projects/<int:project_id>/forms/<form_id>.svc/Submissions",
         "/v1/projects/1/forms/exit_registration.svc/Submissions",
     ),
+    # ODK Central's entity API (pyodk): the entity lists, scoped like every read.
+    Route("central datasets", "GET", "/v1/projects/<int:project_id>/datasets", "/v1/projects/1/datasets"),
+    Route(
+        "central dataset",
+        "GET",
+        "/v1/projects/<int:project_id>/datasets/<name>",
+        "/v1/projects/1/datasets/households",
+    ),
+    *[
+        Route(
+            f"central entities {e}",
+            "GET",
+            "/v1/projects/<int:project_id>/datasets/<name>/entities",
+            f"/v1/projects/1/datasets/{e}/entities",
+            outside=HIDDEN,
+        )
+        for e in ENTITIES
+    ],
+    *[
+        Route(
+            f"central entity {e}",
+            "GET",
+            "/v1/projects/<int:project_id>/datasets/<name>/entities/<entity_id>",
+            lambda w, place, e=e: f"/v1/projects/1/datasets/{e}/entities/{w.records[place][e]}",
+            outside=404,
+        )
+        for e in ENTITIES
+    ],
+    *[
+        Route(
+            f"central entity odata {e}",
+            "GET",
+            "/v1/projects/<int:project_id>/datasets/<name>.svc/Entities",
+            f"/v1/projects/1/datasets/{e}.svc/Entities",
+            outside=HIDDEN,
+        )
+        for e in ENTITIES
+    ],
+    Route(
+        "central entity create",
+        "POST",
+        "/v1/projects/<int:project_id>/datasets/<name>/entities",
+        "/v1/projects/1/datasets/households/entities",
+        allowed=("collaborator", "commune_official", "admin"),
+        outside=404,
+        body=lambda w, place: {"label": "x", "data": {**entity_strings(household(commune_code=place))}},
+    ),
+    Route(
+        "central entity update",
+        "PATCH",
+        "/v1/projects/<int:project_id>/datasets/<name>/entities/<entity_id>",
+        lambda w, place: (
+            f"/v1/projects/1/datasets/households/entities/{w.records[place]['households']}?force=true"
+        ),
+        allowed=("collaborator", "commune_official", "admin"),
+        outside=404,
+        body={"data": {"members": "5"}},
+    ),
+    Route(
+        "central app users",
+        "GET",
+        "/v1/projects/<int:project_id>/app-users",
+        "/v1/projects/1/app-users",
+        allowed=("admin",),
+    ),  # fmt: skip
+    Route(
+        "central app user create",
+        "POST",
+        "/v1/projects/<int:project_id>/app-users",
+        "/v1/projects/1/app-users",
+        allowed=("admin",),
+        body=lambda w, place: {"displayName": w.usernames["collaborator"]},
+    ),
 ]
+
+
+def entity_strings(data: dict) -> dict:
+    """Record data as Central's entity API sends it: every property a string."""
+    out = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        out[key] = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+    return out
 
 
 def check_cell(world: World, route: Route, role: str, place: str, expected) -> str | None:

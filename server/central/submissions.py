@@ -7,6 +7,7 @@ A user sees the submissions of their units, and their own.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import current_app, jsonify, request, send_file
@@ -17,13 +18,17 @@ from server.clock import utcnow
 from server.errors import APIError
 from server.models import OdkSubmission
 from server.odk.attachments import blob_path
-from server.odk.odata import ODataError, parse_filter
+from server.odk.odata import ODataError, parse_filter, parse_select, select_fields
+from server.store import accounts as account_store
 from server.store import odk as store
+from server.store.sync import SqlStore
 from server.submissions.files import answering_field, attachment_directory, check_and_save_file
 from server.submissions.intake import find_form, read_instance, receive_instance
 from server.submissions.review import review_submission
-from server.submissions.shapes import describe, render_odata_row, render_submission
+from server.submissions.shapes import describe, format_time, render_odata_row, render_submission
 from server.transactions import run_write
+from sync.actors import Actor
+from sync.decisions import NOTE_MAX, note_decision
 
 BASE = "/projects/<int:project_id>/forms/<form_id>"
 XML_TYPES = ("application/xml", "text/xml")
@@ -158,6 +163,7 @@ def odata_submissions(project_id: int, form_id: str):
         raise APIError("bad_request", f"Not supported here: {', '.join(unsupported)}.")
     try:
         keep = parse_filter(request.args["$filter"]) if request.args.get("$filter") else None
+        selected = parse_select(request.args.get("$select"))
     except ODataError as exc:
         raise APIError("bad_request", str(exc), {"$filter": [str(exc)]}) from exc
     scope = scope_of(current_user())
@@ -176,17 +182,16 @@ def odata_submissions(project_id: int, form_id: str):
     body["value"] = []
     for view in page:
         row_id = view.current.id if view.current is not None else None
-        body["value"].append(
-            render_odata_row(
-                view, form, xml.get(row_id), names, len(present.get(row_id, {})), wkt=read_flag("$wkt")
-            )
+        row = render_odata_row(
+            view, form, xml.get(row_id), names, len(present.get(row_id, {})), wkt=read_flag("$wkt")
         )
+        body["value"].append(select_fields(row, selected))
     if top is not None and skip + top < len(views):
         body["@odata.nextLink"] = next_link(skip + top)
     return jsonify(body)
 
 
-ODATA_OPTIONS = {"$top", "$skip", "$count", "$filter", "$wkt", "$expand", "$format"}
+ODATA_OPTIONS = {"$top", "$skip", "$count", "$filter", "$wkt", "$expand", "$format", "$select"}
 
 
 def read_count(name: str) -> int | None:
@@ -216,3 +221,72 @@ def current_instance(submission: OdkSubmission):
 def read_flag(name: str) -> bool:
     # pyodk sends Python's True as "True"; OData itself writes "true".
     return request.args.get(name, "").lower() == "true"
+
+
+@blp.route(BASE + "/submissions/<instance_id>/comments", methods=["GET"])
+def list_submission_comments(project_id: int, form_id: str, instance_id: str):
+    """The submission's comments, newest first (Central's order): ``[{"body", "actorId", "createdAt"}]``.
+
+    A registration's decision note made elsewhere (the JSON API, the web page) shows here too,
+    as a comment of the official who decided.
+    """
+    require_project(project_id)
+    submission = find_submission(form_id, instance_id)
+    comments = [
+        {"body": c.body, "actorId": c.actor_id, "createdAt": format_time(c.created_at)}
+        for c in store.list_comments(submission.id)
+    ]
+    note = decision_note_comment(submission)
+    if note is not None and note["body"] not in {c["body"] for c in comments}:
+        comments.append(note)
+    comments.sort(key=lambda c: c["createdAt"] or "", reverse=True)
+    return jsonify(comments)
+
+
+@blp.route(BASE + "/submissions/<instance_id>/comments", methods=["POST"])
+def create_submission_comment(project_id: int, form_id: str, instance_id: str):
+    """``{"body"}``: a comment; right after a review by the same official, the decision's note."""
+    require_project(project_id)
+    submission = find_submission(form_id, instance_id)
+    body = request.get_json(silent=True)
+    text = body.get("body") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip() or len(text) > NOTE_MAX or set(body) - {"body"}:
+        raise APIError(
+            "validation_error",
+            f'Send JSON {{"body": <text of 1 to {NOTE_MAX} characters>}}.',
+            {"body": [f"Text of 1 to {NOTE_MAX} characters."]},
+        )
+    user, now = current_user(), utcnow()
+
+    def work():
+        comment = store.create_comment(submission.id, user.id, text, now)
+        if submission.entity == "registrations" and submission.record_id:
+            engine_store = SqlStore()
+            actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+            note_decision(engine_store, actor, submission.record_id, text, now)
+            engine_store.flush()
+        return comment
+
+    comment = run_write(work)
+    return jsonify(
+        {"body": comment.body, "actorId": comment.actor_id, "createdAt": format_time(comment.created_at)}
+    )
+
+
+def decision_note_comment(submission: OdkSubmission) -> dict | None:
+    if submission.entity != "registrations" or not submission.record_id:
+        return None
+    record = SqlStore().get_record("registrations", submission.record_id)
+    data = record.data if record is not None else {}
+    if not data.get("decision_note") or not data.get("decided_by"):
+        return None
+    decider = account_store.get_user_by_username(data["decided_by"])
+    return {
+        "body": data["decision_note"],
+        "actorId": decider.id if decider is not None else None,
+        "createdAt": format_time(read_time(data.get("decided_at"))),
+    }
+
+
+def read_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None

@@ -1,7 +1,7 @@
 """All tables. Import this package so Alembic and ``db.create_all`` see every model."""
 
 from server.models.accounts import ROLES, Device, DeviceToken, LoginFailure, RefreshToken, User
-from server.models.odk import OdkAttachment, OdkInstance, OdkSubmission
+from server.models.odk import OdkAttachment, OdkComment, OdkInstance, OdkSubmission
 from server.models.records import ENTITY_MODELS, Household, Payout, Registration, SupportItem
 from server.models.sync import (
     AppliedChange,
@@ -42,4 +42,5 @@ __all__ = [
     "OdkSubmission",
     "OdkInstance",
     "OdkAttachment",
+    "OdkComment",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.extensions import db
@@ -82,3 +82,19 @@ class OdkAttachment(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OdkComment(db.Model):
+    """A comment on a submission (ODK Central's ``…/submissions/<instanceId>/comments``).
+
+    The comment a commune official posts with a review (pyodk's ``review(…, comment=)``) is
+    also the decision's note on the registration, which the collaborator's phone shows.
+    """
+
+    __tablename__ = "odk_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("odk_submissions.id"), index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

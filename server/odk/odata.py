@@ -47,13 +47,24 @@ class ODataError(ValueError):
     """A query option the server cannot answer; the message says which and why."""
 
 
-def parse_filter(text: str) -> Predicate:
+#: What an entity list's ``$filter`` compares (``…/datasets/<name>.svc/Entities``).
+ENTITY_FILTER_FIELDS = (
+    "__system/createdAt",
+    "__system/updatedAt",
+    "__system/creatorId",
+    "__system/version",
+    "__system/conflict",
+)
+
+
+def parse_filter(text: str, fields: tuple[str, ...] = FILTER_FIELDS) -> Predicate:
     """A predicate over a row's ``__system`` values (``{"__system/submissionDate": datetime…}``).
 
-    Raises ODataError for anything outside the subset (module doc).
+    ``fields`` are the names it may compare (a form's submissions by default). Raises
+    ODataError for anything outside the subset (module doc).
     """
     tokens = _tokenize(text)
-    parser = _Parser(tokens)
+    parser = _Parser(tokens, fields)
     predicate = parser.parse_or()
     if parser.position != len(tokens):
         raise ODataError(f"Unexpected {tokens[parser.position][1]!r} in $filter.")
@@ -78,8 +89,8 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 class _Parser:
     """Recursive descent: or_expr := and_expr ('or' and_expr)*; and_expr := unary ('and' unary)*."""
 
-    def __init__(self, tokens: list[tuple[str, str]]):
-        self.tokens, self.position, self.depth = tokens, 0, 0
+    def __init__(self, tokens: list[tuple[str, str]], fields: tuple[str, ...] = FILTER_FIELDS):
+        self.tokens, self.position, self.depth, self.fields = tokens, 0, 0, fields
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -129,8 +140,8 @@ class _Parser:
         return inner
 
     def _parse_comparison(self, token: tuple[str, str]) -> Predicate:
-        if token[0] != "word" or token[1] not in FILTER_FIELDS:
-            raise ODataError(f"$filter can compare only {', '.join(FILTER_FIELDS)}; got {token[1]!r}.")
+        if token[0] != "word" or token[1] not in self.fields:
+            raise ODataError(f"$filter can compare only {', '.join(self.fields)}; got {token[1]!r}.")
         field_name = token[1]
         operator = self.take()[1]
         if operator not in OPERATORS:
@@ -143,14 +154,16 @@ def _read_literal(token: tuple[str, str], field_name: str) -> Any:
     kind, text = token
     if kind == "word" and text == "null":
         return None
-    if field_name in ("__system/submissionDate", "__system/updatedAt"):
+    if field_name.endswith(("Date", "At")):
         if kind != "literal":
             raise ODataError(f"{field_name} compares with a date or timestamp, not {text!r}.")
         return _read_moment(text)
     if kind == "string":
         return text[1:-1].replace("''", "'")
-    if field_name == "__system/submitterId" and kind == "literal" and text.isdigit():
+    if field_name in ("__system/submitterId", "__system/creatorId") and kind == "literal" and text.isdigit():
         return text
+    if field_name == "__system/version" and kind == "literal" and text.isdigit():
+        return int(text)
     raise ODataError(f"Cannot compare {field_name} with {text!r}.")
 
 
@@ -181,6 +194,32 @@ def _comparison(field_name: str, operator: str, value: Any) -> Predicate:
         }[operator]
 
     return compare
+
+
+def parse_select(text: str | None) -> list[str] | None:
+    """``$select=__id,label,village`` → the names to keep (None: every field)."""
+    if text is None or not text.strip():
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_/]*", name) for name in names):
+        raise ODataError("$select is a comma-separated list of field names.")
+    return names
+
+
+def select_fields(row: Mapping[str, Any], names: list[str] | None) -> dict[str, Any]:
+    """The row with only the ``$select``-ed fields (``group/field`` picks inside a group)."""
+    if names is None:
+        return dict(row)
+    out: dict[str, Any] = {}
+    for name in names:
+        head, _, rest = name.partition("/")
+        if head not in row:
+            continue
+        if rest and isinstance(row[head], Mapping):
+            out.setdefault(head, {})[rest] = row[head].get(rest)
+        else:
+            out[head] = row[head]
+    return out
 
 
 def build_row(root: ET.Element, types: Mapping[str, str], *, wkt: bool = False) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from server.extensions import db
-from server.models import ENTITY_MODELS, Household, Registration, Unit
+from server.models import ENTITY_MODELS, AuditEntry, Household, RecordVersion, Registration, Unit, User
 from server.scope import Scope
 
 # The order a phone shows a list in: households by village and head, the rest by due day.
@@ -60,3 +60,30 @@ def list_communes_in(scope: Scope) -> list[dict]:
         {"id": row.code, "label": row.name, "district_code": row.parent_code}
         for row in db.session.execute(query)
     ]
+
+
+def list_version_authors(entity: str, ids: list[str]) -> dict[tuple[str, int], int | None]:
+    """Who wrote each version of these records: ``{(record id, version): user id}`` (audit)."""
+    if not ids:
+        return {}
+    query = select(AuditEntry.record_id, AuditEntry.version, AuditEntry.user_id).where(
+        AuditEntry.entity == entity, AuditEntry.record_id.in_(ids), AuditEntry.version.is_not(None)
+    )
+    return {(row.record_id, row.version): row.user_id for row in db.session.execute(query)}
+
+
+def list_user_names(user_ids: Iterable[int]) -> dict[int, str]:
+    """Display names (or usernames) of these users."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    query = select(User.id, User.display_name, User.username).where(User.id.in_(wanted))
+    return {row.id: row.display_name or row.username for row in db.session.execute(query)}
+
+
+def get_record_data(entity: str, record_id: str) -> dict | None:
+    """The current version's full ``data`` of a record (None when there is none)."""
+    query = select(RecordVersion.data).where(
+        RecordVersion.entity == entity, RecordVersion.record_id == record_id, RecordVersion.valid_to.is_(None)
+    )
+    return db.session.execute(query).scalar_one_or_none()

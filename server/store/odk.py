@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from server.extensions import db
-from server.models import OdkAttachment, OdkInstance, OdkSubmission, User
+from server.models import OdkAttachment, OdkComment, OdkInstance, OdkSubmission, User
 from server.scope import Scope
 
 ACCEPTED = "accepted"  # an instance whose changes the engine took (OdkInstance.outcome)
@@ -192,3 +192,20 @@ def list_instances_about(entity: str, record_id: str) -> list[OdkInstance]:
         .order_by(OdkInstance.received_at, OdkInstance.id)
     )
     return list(db.session.execute(q).scalars())
+
+
+def list_comments(submission_id: int) -> list[OdkComment]:
+    """The submission's comments, oldest first."""
+    q = (
+        select(OdkComment)
+        .where(OdkComment.submission_id == submission_id)
+        .order_by(OdkComment.created_at, OdkComment.id)
+    )
+    return list(db.session.execute(q).scalars())
+
+
+def create_comment(submission_id: int, actor_id: int, body: str, now: datetime) -> OdkComment:
+    comment = OdkComment(submission_id=submission_id, actor_id=actor_id, body=body, created_at=now)
+    db.session.add(comment)
+    db.session.flush()
+    return comment
