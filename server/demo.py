@@ -63,11 +63,42 @@ def demo(serve: bool, port: int, districts: int | None) -> None:
     click.echo(
         f"Try: {url}/api/v1/reports/exit-registrations?year=2020 and {url}/api/v1/delays?as_of=2020-10-08"
     )
+    click.echo(describe_demo_phone(url))
     if serve:
         click.echo(f"Serving FieldSync at {url} - Ctrl-C to stop")
         # Werkzeug's server itself: Flask's app.run() refuses to run inside a ``flask``
         # command (it prints "Ignoring a call to 'app.run()'" and returns).
         run_simple("127.0.0.1", port, current_app._get_current_object(), threaded=True)
+
+
+DEMO_PHONE_USER = "ctv_trado"
+
+
+def describe_demo_phone(url: str) -> str:
+    """A device key for the demo collaborator, and what their phone's entity lists hold.
+
+    Scanning the QR payload in ODK Collect (Add project → Configure with QR code) sets the
+    phone up as ``ctv_trado``: the forms come with Trà Đốc's households, open registrations,
+    planned support items and payouts waiting for confirmation.
+    """
+    from server.auth.odk import hash_device_key, issue_device_key
+    from server.central.lists import build_user_list
+    from server.clock import utcnow
+    from server.device_tokens.views import collect_settings, encode_qr_payload
+    from server.odk.entity_lists import ENTITY_LISTS
+
+    user = account_store.get_user_by_username(DEMO_PHONE_USER)
+    token = issue_device_key()
+    account_store.create_device_token(hash_device_key(token), user.id, "demo QR", utcnow())
+    db.session.commit()
+    server_url = f"{url}/v1/key/{token}/projects/1"
+    counts = ", ".join(f"{build_user_list(user, name).rows} {name}" for name in ENTITY_LISTS)
+    return (
+        f"\nODK Collect as {DEMO_PHONE_USER} (Trà Đốc): server URL {server_url}\n"
+        f"  its entity lists: {counts}\n"
+        f"  QR payload (render it, e.g. qrencode -o demo-qr.png '<payload>', and scan it in Collect):\n"
+        f"  {encode_qr_payload(collect_settings(server_url))}"
+    )
 
 
 def populate_activity(districts: int | None = None) -> str:

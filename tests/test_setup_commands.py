@@ -1,6 +1,7 @@
 """The setup commands, as an operator runs them: good files load, bad files load nothing."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -135,6 +136,10 @@ def test_demo_builds_a_province_with_every_role_and_a_year_of_activity(app, runn
     assert again.exit_code == 0 and "already present" in again.output
     assert roles == {"collaborator", "commune_official", "district_officer", "supervisor", "admin"}
     assert "ctv_trado" in result.output and "http://127.0.0.1:" in result.output
+    # The demo collaborator's phone (a device key and its QR payload) gets Trà Đốc's households.
+    lists = re.search(r"its entity lists: (\d+) households, (\d+) registrations", result.output)
+    assert lists is not None and int(lists.group(1)) > 0, result.output
+    assert re.search(r"/v1/key/[A-Za-z0-9_-]{64}/projects/1", result.output)
 
 
 def test_demo_serve_answers_on_its_port(tmp_path):
