@@ -13,7 +13,7 @@ from sync.errors import (
     ValidationFailed,
     VersionConflictError,
 )
-from sync.lifecycles import DECIDE, DECISIONS, REGISTRATION_LIFE, may
+from sync.lifecycles import DECIDE, DECISIONS, REGISTRATION_LIFE, REPAIR, may
 from sync.records import REGISTRATIONS
 from sync.store import Store
 from sync.writes import WriteContext, write_version
@@ -100,10 +100,10 @@ def note_decision(
     if current is None or current.deleted:
         return None
     data = dict(current.data)
-    decided = data.get("status") in DECISIONS.values() and data.get("decided_by")
+    decided = data.get("status") in {d.status for d in DECISIONS.values()} and data.get("decided_by")
     if not decided or data.get("decision_note"):
         return None
-    if actor.role != ADMIN and data.get("decided_by") != actor.username:
+    if not may(actor.role, REPAIR) and data.get("decided_by") != actor.username:
         return None
     scope = resolve_scope(store, actor)
     if not scope.covers(current.commune_code, current.district_code):
