@@ -130,6 +130,15 @@ def fill_instance(
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+def with_entity(xml: bytes, **attributes: str) -> bytes:
+    """The instance with its ``meta/entity`` attributes set, as Collect fills them."""
+    root = SafeET.fromstring(xml)
+    entity = root.find("meta/entity")
+    for name, value in attributes.items():
+        entity.set(name, value)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
 def write_xlsform(path: Path, survey: list[list[str]], settings: dict[str, str], choices=()) -> Path:
     """Write a small XLSForm (first survey row is the header) for tests of the compiler."""
     wb = Workbook()

@@ -15,7 +15,15 @@ import pytest
 
 from tests.factories import household, payout, put, registration, support_item
 from tests.odk.collect import Collect
-from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, HOUSEHOLD_ID, INSTANCE_UUID, fill_instance
+from tests.odk.samples import (
+    EXIT_REGISTRATION_ANSWERS,
+    FOLLOW_UP_ANSWERS,
+    HOUSEHOLD_ID,
+    INSTANCE_UUID,
+    PAYOUT_RECEIPT_ANSWERS,
+    fill_instance,
+    with_entity,
+)
 from tests.phones import Phone
 
 TRA_DOC, TAN_THANH = "20920", "20335"  # Bắc Trà My (515) and Tam Kỳ
@@ -159,3 +167,48 @@ def test_device_key_phones_get_their_users_lists(app, client, auth, world):
     data = phone.download("exit_registration", "households.csv")
     assert data.status_code == 200 and world["lan"] in data.get_data(as_text=True)
     assert world["other"] not in data.get_data(as_text=True)
+
+
+def test_a_visit_and_a_receipt_chosen_from_the_lists_update_the_records_and_leave_the_lists(
+    app, client, auth
+):
+    """As Collect fills them: ids and ``baseVersion`` come from the rows the phone downloaded."""
+    with app.app_context():
+        hh = put("households", household(TRA_DOC, head_name="Hồ Thị Xuân Lan"))
+        reg = put("registrations", registration(hh, status="approved"), commune_code=TRA_DOC)
+        put("support_items", support_item(hh, reg), commune_code=TRA_DOC)
+        put("payouts", payout(hh, reg, status="disbursed", disbursed_on="2020-09-28"), commune_code=TRA_DOC)
+    collect = Collect(client, auth.user("collaborator", TRA_DOC))
+    (item,) = read_csv(collect.download("follow_up_visit", "support_items.csv").data)
+    (pay,) = read_csv(collect.download("payout_receipt", "payouts.csv").data)
+    assert item["household_id"] == pay["household_id"] == hh
+
+    visit = fill_instance(
+        "follow_up_visit",
+        {
+            **FOLLOW_UP_ANSWERS,
+            "household_id": hh,
+            "support_item_id": item["name"],
+            "delivered_status": "delivered",
+        },
+        "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b",
+    )
+    visit = with_entity(visit, id=item["name"], update="1", baseVersion=item["__version"])
+    assert collect.submit(visit).status_code == 201
+    receipt = fill_instance(
+        "payout_receipt",
+        {**PAYOUT_RECEIPT_ANSWERS, "household_id": hh, "payout_id": pay["name"],
+         "payout_amount": pay["amount_vnd"], "received_in_full": "yes", "confirmed_status": "confirmed"},
+        "6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b9c",
+    )  # fmt: skip
+    receipt = with_entity(receipt, id=pay["name"], update="1", baseVersion=pay["__version"])
+    assert collect.submit(receipt).status_code == 201
+
+    supervisor = auth.headers("supervisor")
+    delivered = client.get(f"/api/v1/support_items/{item['name']}", headers=supervisor).get_json()
+    confirmed = client.get(f"/api/v1/payouts/{pay['name']}", headers=supervisor).get_json()
+    assert (delivered["data"]["status"], delivered["data"]["delivered_on"]) == ("delivered", "2020-09-12")
+    assert (confirmed["data"]["status"], confirmed["data"]["confirmed_on"]) == ("confirmed", "2020-09-30")
+    # Nothing left to act on: the next downloads no longer offer them.
+    assert read_csv(collect.download("follow_up_visit", "support_items.csv").data) == []
+    assert read_csv(collect.download("payout_receipt", "payouts.csv").data) == []

@@ -10,26 +10,15 @@ applies in order and never conflicts with itself.
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 
-import defusedxml.ElementTree as SafeET
 import pytest
 
 from tests.factories import household, put, registration
 from tests.odk.collect import Collect, message_of
-from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, fill_instance
+from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, fill_instance, with_entity
 from tests.phones import Phone
 
 COMMUNE = "20920"
-
-
-def with_entity(xml: bytes, **attributes: str) -> bytes:
-    """The instance with its ``meta/entity`` attributes set, as Collect fills them."""
-    root = SafeET.fromstring(xml)
-    entity = root.find("meta/entity")
-    for name, value in attributes.items():
-        entity.set(name, value)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 def registration_of(household_id: str, *, base: int, year: str = "2020", trunk: str = "", branch: str = "",
