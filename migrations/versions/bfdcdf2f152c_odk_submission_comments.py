@@ -1,7 +1,7 @@
 """odk submission comments
 
 Revision ID: bfdcdf2f152c
-Revises: a32759c67fec
+Revises: b7d41e0c9a55
 Create Date: 2026-12-02 00:25:57.054191
 
 """
@@ -14,7 +14,7 @@ import server.models.types  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision = 'bfdcdf2f152c'
-down_revision = 'a32759c67fec'
+down_revision = 'b7d41e0c9a55'
 branch_labels = None
 depends_on = None
 
