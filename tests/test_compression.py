@@ -130,8 +130,12 @@ def test_openrosa_form_list_forms_and_manifests_are_compressed(client, auth, for
     assert_same_body_compressed(client, f"{base}/formList", collect.headers)
     xform = assert_same_body_compressed(client, f"{base}/forms/exit_registration.xml", collect.headers)
     assert b"<h:html" in xform
-    # The manifest is small (one file): too small to be worth a compression header.
-    small = fetch(client, f"{base}/forms/follow_up_visit/manifest", "gzip", collect.headers)
+    # The manifest lists the phone's entity lists beside the media file: compressed too.
+    assert b"households.csv" in assert_same_body_compressed(
+        client, f"{base}/forms/follow_up_visit/manifest", collect.headers
+    )
+    # An empty entity list (no payout waits here) is too small to be worth a compression header.
+    small = fetch(client, f"{base}/forms/payout_receipt/attachments/payouts.csv", "gzip", collect.headers)
     assert small.status_code == 200 and len(small.data) < 500
     assert "Content-Encoding" not in small.headers and "Accept-Encoding" in small.headers["Vary"]
 
