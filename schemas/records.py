@@ -98,6 +98,8 @@ class RegistrationSchema(RecordSchema):
     commitment = StrictBoolean(required=True)
     signed_on = DateText(required=True)
     notes = _optional_text()
+    # The SHA-256 (hex) of the signed form's photo, uploaded on its own (``/api/v1/uploads``).
+    signed_form_photo = _optional(fields.String, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
     # Server-managed: accepted so a pulled record can be pushed back; the engine decides
     # whether a value is a stale copy or a forbidden write.
     status = _optional(fields.String, validate=validate.OneOf(REGISTRATION_LIFE.states))

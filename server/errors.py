@@ -42,6 +42,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "conflict": (409, "The request conflicts with the current state."),
     "instance_conflict": (409, "Another submission with this instanceID was already received."),
     "stale_edit": (409, "This edit replaces a version of the submission that is no longer current."),
+    "offset_mismatch": (409, "Upload-Offset is not where the upload stands; ask with HEAD."),
+    "tus_version": (412, "Send Tus-Resumable: 1.0.0."),
     "batch_id_taken": (409, "This batch_id was sent by another user."),
     "payload_too_large": (413, "The request body is too large."),
     "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),

@@ -14,6 +14,7 @@ from server.models.sync import (
     SyncIndex,
 )
 from server.models.units import CATEGORIES, LEVELS, Quota, Unit
+from server.models.uploads import Upload
 
 __all__ = [
     "ROLES",
@@ -43,4 +44,5 @@ __all__ = [
     "OdkInstance",
     "OdkAttachment",
     "OdkComment",
+    "Upload",
 ]
