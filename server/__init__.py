@@ -90,9 +90,12 @@ def register_blueprints(api: Api) -> None:
 
 def register_pages(app: Flask) -> None:
     """The server-rendered pages (/web): plain Flask, not in the OpenAPI document."""
-    from server import web
+    from server import offline_app, web
+    from server.uploads.views import blp as uploads
 
     web.init_app(app)
+    offline_app.init_app(app)
+    app.register_blueprint(uploads)  # tus 1.0: binary bodies, not JSON, so plain Flask
 
 
 def register_odk_routes(app: Flask) -> None:

@@ -12,6 +12,7 @@ it is added, so the matrix cannot fall behind the app.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ class Route:
     denied: int = 403
     anonymous: int = 401
     body: Callable[[World, str], dict] | dict | None = None
-    headers: dict = field(default_factory=dict)
+    headers: Callable[[World, str], dict] | dict = field(default_factory=dict)
 
     def expected(self, role: str) -> tuple[int | str, int | str | None]:
         if role == "anonymous":
@@ -100,7 +101,8 @@ class Route:
     def request(self, world: World, role: str, place: str):
         path = self.path(world, place) if callable(self.path) else self.path
         body = self.body(world, place) if callable(self.body) else self.body
-        headers = {**world.headers[role], **self.headers}
+        extra = self.headers(world, place) if callable(self.headers) else self.headers
+        headers = {**world.headers[role], **extra}
         return world.client.open(path, method=self.method, json=body, headers=headers)
 
 
@@ -121,6 +123,23 @@ def resolve_path(w: World, place: str) -> str:
     return f"/api/v1/conflicts/{w.fresh_conflict(place)}/resolve"
 
 
+TUS = {"Tus-Resumable": "1.0.0"}
+PHOTO_WRITERS = ("collaborator", "commune_official", "admin")
+
+
+def upload_headers(w: World, place: str) -> dict:
+    """A photo announced for the place's registration (tus creation)."""
+    reg = base64.b64encode(w.records[place]["registrations"].encode()).decode()
+    return {**TUS, "Upload-Length": "100", "Upload-Metadata": f"registration_id {reg}"}
+
+
+def admins_upload(w: World, place: str) -> str:
+    """An upload the admin began: its creator's alone, 404 to everyone else whatever the role."""
+    resp = w.client.post("/api/v1/uploads", headers={**w.headers["admin"], **upload_headers(w, place)})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    return resp.headers["Location"]
+
+
 def audit_path(w: World, place: str) -> str:
     return f"/api/v1/audit?entity=households&id={w.records[place]['households']}"
 
@@ -131,6 +150,35 @@ REPORT_READERS = ("district_officer", "supervisor", "admin")
 EMPTY_BATCH = {"device_id": "matrix", "batch_id": None, "changes": []}
 
 ROUTES: list[Route] = [
+    Route(
+        "upload create",
+        "POST",
+        "/api/v1/uploads",
+        "/api/v1/uploads",
+        allowed=PHOTO_WRITERS,
+        ok=201,
+        outside=404,
+        headers=upload_headers,
+    ),
+    Route(
+        "upload offset",
+        "HEAD",
+        "/api/v1/uploads/<upload_id>",
+        admins_upload,
+        allowed=("admin",),
+        denied=404,
+        headers=TUS,
+    ),
+    Route(
+        "upload append",
+        "PATCH",
+        "/api/v1/uploads/<upload_id>",
+        admins_upload,
+        allowed=("admin",),
+        ok=204,
+        denied=404,
+        headers={**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+    ),
     Route("me", "GET", "/api/v1/auth/me", "/api/v1/auth/me"),
     Route("logout", "POST", "/api/v1/auth/logout", "/api/v1/auth/logout", ok=204, body={}),
     Route("units", "GET", "/api/v1/units", "/api/v1/units"),
@@ -476,6 +524,11 @@ EXEMPT = {
     "/web/support-items/<item_id>/<action>": "CSRF-protected form post (tests/web)",
     "/web/registrations/<registration_id>/photo": "an attachment of a registration page (tests/web)",
     "/v1/sessions": "open to all: ODK Central's login (tests/odk)",
+    "/app": "a redirect to the offline app's shell",
+    "/app/": "the offline app's shell page: no data, the same for everyone (tests/app)",
+    "/app/sw.js": "the offline app's service worker: no data (tests/app)",
+    "/app/manifest.webmanifest": "the offline app's manifest: no data (tests/app)",
+    "/app/static/<path:filename>": "static files",
 }
 EXEMPT_PREFIXES = {
     "/v1/key/": "device-key twins of the OpenRosa routes above (tests/odk)",
