@@ -44,7 +44,13 @@ def ensure_users() -> list[tuple[str, str, str]]:
     default=None,
     help="simulate fewer districts (a quicker, smaller demo)",
 )
-def demo(serve: bool, port: int, districts: int | None) -> None:
+@click.option(
+    "--year",
+    type=click.IntRange(2000, 2100),
+    default=None,
+    help="replay that calendar year (2020: the report's figures); default: the year ending today",
+)
+def demo(serve: bool, port: int, districts: int | None, year: int | None) -> None:
     """Fill the database with Quang Nam's units, quotas, users of every role and a year of activity."""
     from server.cli import DATA, load_quotas_file, load_units_file
 
@@ -53,7 +59,7 @@ def demo(serve: bool, port: int, districts: int | None) -> None:
     load_quotas_file(str(DATA / "quotas_2020.csv"))
     users = ensure_users()
     db.session.commit()
-    activity = populate_activity(districts)
+    activity, as_of, report_year = populate_activity(districts, year)
     click.echo(activity)
     url = f"http://127.0.0.1:{port}"
     click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
@@ -61,9 +67,11 @@ def demo(serve: bool, port: int, districts: int | None) -> None:
         click.echo(f"  {username:<12} {role:<17} unit {unit}")
     click.echo(f"\nAPI: {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)")
     click.echo(
-        f"Try: {url}/api/v1/reports/exit-registrations?year=2020 and {url}/api/v1/delays?as_of=2020-10-08"
+        f"Try: {url}/api/v1/reports/exit-registrations?year={report_year}"
+        f" and {url}/api/v1/delays?as_of={as_of}"
     )
     click.echo(describe_demo_phone(url))
+    click.echo(f"The collaborator's offline app: {url}/app/ (log in as ctv_trado)")
     if serve:
         click.echo(f"Serving FieldSync at {url} - Ctrl-C to stop")
         # Werkzeug's server itself: Flask's app.run() refuses to run inside a ``flask``
@@ -101,18 +109,24 @@ def describe_demo_phone(url: str) -> str:
     )
 
 
-def populate_activity(districts: int | None = None) -> str:
-    """A realistic year (2020) of registrations, plans and payouts, once per database."""
+def populate_activity(districts: int | None = None, year: int | None = None) -> tuple[str, str, int]:
+    """A realistic year of registrations, plans and payouts, once per database: the year
+    ending today, or the calendar ``year`` (2020 keeps the report's figures). Returns what
+    was made, a day to ask the delay audit about, and the programme year."""
     from sqlalchemy import func, select
 
-    from server.demo_activity import populate
+    from server.clock import today
+    from server.demo_activity import Calendar, populate
     from server.models import Household
 
+    calendar = Calendar.of_year(year) if year else Calendar.ending_today(today())
+    as_of = "2020-10-08" if year == 2020 else (calendar.today or calendar.day(10, 8)).isoformat()
     if db.session.execute(select(func.count()).select_from(Household)).scalar_one():
-        return "demo activity: already present, left as it is"
-    counts = populate(DEMO_PASSWORD, districts)
+        return "demo activity: already present, left as it is", as_of, calendar.year
+    counts = populate(DEMO_PASSWORD, districts, calendar=calendar)
+    span = f"{year}" if year else f"the year ending today ({calendar.origin} to {calendar.today})"
     return (
-        "demo activity for 2020: "
+        f"demo activity for {span}: "
         + ", ".join(f"{v} {k}" for k, v in counts.items())
         + "\n  (every demo commune also has ctv_<code> and xa_<code>, every district huyen_<code>)"
-    )
+    ), as_of, calendar.year

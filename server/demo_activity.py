@@ -1,4 +1,9 @@
-"""A realistic year (2020) of the programme, written through the sync engine like real phones.
+"""A realistic year of the programme, written through the sync engine like real phones.
+
+By default the year ends today: the simulated calendar is the last twelve months, and what
+would happen after today has not happened yet (a payout due next month is still pending), so
+waiting days, late payouts and silent collaborators read like a real Tuesday. ``year=2020``
+replays the report's own year, every event as it always was (the same seed, the same figures).
 
 Every record is pushed by the user who would push it (collaborators create households and
 forms, commune officials decide, district officers plan support and pay), at the day it
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from schemas.records import validate_record
@@ -21,7 +27,7 @@ from server.store.sync import SqlStore
 from sync.actors import Actor
 from sync.engine import decide_registration, push_batch
 
-YEAR = 2020
+REPORT_YEAR = 2020  # the report's year: the calendar below is written as its days
 FAMILY = ["Hồ", "Nguyễn", "Trần", "Lê", "Phạm", "Bhriu", "Alăng", "Zơrâm", "Đinh", "Hồ Văn", "Y"]
 GIVEN = [
     "Thị Lan",
@@ -46,6 +52,31 @@ ITEM_TEXT = {
     "job_placement": "Giới thiệu việc làm KCN Điện Nam",
     "housing": "Hỗ trợ sửa nhà",
 }
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Where the simulated year lies: ``origin`` is its first day, ``year`` the programme year
+    forms and payouts carry; with ``today`` set, nothing after it happens."""
+
+    origin: date
+    year: int
+    today: date | None = None
+
+    @classmethod
+    def ending_today(cls, today: date) -> Calendar:
+        return cls(today - timedelta(days=364), today.year, today)
+
+    @classmethod
+    def of_year(cls, year: int) -> Calendar:
+        return cls(date(year, 1, 1), year)
+
+    def day(self, month: int, day: int) -> date:
+        """The simulated day that falls where ``month/day`` falls in the report's year."""
+        return self.origin + (date(REPORT_YEAR, month, day) - date(REPORT_YEAR, 1, 1))
+
+    def happened(self, day: date) -> bool:
+        return self.today is None or day <= self.today
 
 
 def at(day: date, hour: int = 9) -> datetime:
@@ -94,16 +125,20 @@ def upsert(entity: str, record_id: str, data: dict, base: int | None, when: date
     }
 
 
-def populate(password: str, districts: int | None = None, seed: int = 13) -> dict:
+def populate(
+    password: str, districts: int | None = None, seed: int = 13, calendar: Calendar | None = None
+) -> dict:
     """Fill the year in one commune of each district (the first ``districts`` of them, if
-    given; Bắc Trà My is always among them); returns counts of records made."""
+    given; Bắc Trà My is always among them); returns counts of records made. The year is
+    ``calendar`` (default: the report's year, 2020)."""
+    cal = calendar or Calendar.of_year(REPORT_YEAR)
     rng = random.Random(seed)
     password_hash = hash_password(password)  # one Argon2 run for every demo account: a demo shortcut
     communes_by_district: dict[str, list[str]] = {}
     for unit in db.session.query(Unit).filter(Unit.level == "commune").order_by(Unit.code):
         communes_by_district.setdefault(unit.parent_code, []).append(unit.code)
     counts = {"households": 0, "registrations": 0, "support_items": 0, "payouts": 0}
-    created = at(date(YEAR, 1, 2))
+    created = at(cal.day(1, 2))
     chosen_districts = sorted(communes_by_district)
     if districts is not None:
         chosen_districts = sorted({"515", *chosen_districts[: max(districts - 1, 0)]})
@@ -118,19 +153,27 @@ def populate(password: str, districts: int | None = None, seed: int = 13) -> dic
         for commune in chosen:
             ctv = ensure_actor("collaborator", commune, f"CTV giảm nghèo {commune}", password_hash, created)
             official = ensure_actor("commune_official", commune, f"UBND xã {commune}", password_hash, created)
-            simulate_commune(rng, commune, ctv, official, officer, counts)
+            simulate_commune(rng, cal, commune, ctv, official, officer, counts)
     return counts
 
 
 def simulate_commune(
-    rng: random.Random, commune: str, ctv: Actor, official: Actor, officer: Actor, counts: dict
+    rng: random.Random,
+    cal: Calendar,
+    commune: str,
+    ctv: Actor,
+    official: Actor,
+    officer: Actor,
+    counts: dict,
 ) -> None:
     """One commune's year: capture, decisions, plans, payouts - some of it late."""
-    # Some collaborators stop syncing in spring: the supervisors' "silent" list.
+    # Some collaborators stop syncing in spring: the supervisors' "silent" list. The others
+    # capture into the autumn of a past year, and until a few days ago in a year ending today.
     goes_silent = rng.random() < 0.2
-    last_capture = date(YEAR, 5, 15) if goes_silent else date(YEAR, 9, 30)
+    working_until = cal.day(9, 30) if cal.today is None else cal.today - timedelta(days=2)
+    last_capture = cal.day(5, 15) if goes_silent else working_until
     forms: list[tuple[str, str, int, date]] = []  # (registration id, household id, members, day)
-    day = date(YEAR, 1, 15) + timedelta(days=rng.randint(0, 20))
+    day = cal.day(1, 15) + timedelta(days=rng.randint(0, 20))
     while day < last_capture:
         changes = []
         for _ in range(rng.randint(2, 6)):
@@ -165,7 +208,7 @@ def simulate_commune(
                     reg,
                     {
                         "household_id": hh,
-                        "year": YEAR,
+                        "year": cal.year,
                         "kind": "exit_poverty" if category == "poor" else "exit_near_poverty",
                         "members": members,
                         "needs": sorted(rng.sample(NEEDS, rng.randint(1, 3))),
@@ -183,11 +226,12 @@ def simulate_commune(
         counts["registrations"] += len(changes) // 2
         day += timedelta(days=rng.randint(10, 30))
     for reg, hh, _members, received in forms:
-        decide_form(rng, reg, hh, received, ctv, official, officer, counts)
+        decide_form(rng, cal, reg, hh, received, ctv, official, officer, counts)
 
 
 def decide_form(
     rng: random.Random,
+    cal: Calendar,
     reg: str,
     hh: str,
     received: date,
@@ -201,6 +245,8 @@ def decide_form(
         return  # still waiting; some of these are overdue
     wait = rng.randint(2, 40)
     decided = received + timedelta(days=wait)
+    if not cal.happened(decided):
+        return  # the commune has not got to it yet
     decision = "approve" if roll < 0.82 else "reject" if roll < 0.9 else "return"
     note = {
         "approve": "UBND xã thống nhất",
@@ -213,11 +259,12 @@ def decide_form(
     db.session.commit()
     if decision != "approve":
         return
-    plan_support(rng, reg, hh, record["data"]["needs"], decided, officer, ctv, counts)
+    plan_support(rng, cal, reg, hh, record["data"]["needs"], decided, officer, ctv, counts)
 
 
 def plan_support(
     rng: random.Random,
+    cal: Calendar,
     reg: str,
     hh: str,
     needs: list[str],
@@ -228,6 +275,8 @@ def plan_support(
 ) -> None:
     """The district's plan for an approved form, and the household's reward."""
     planned_on = approved + timedelta(days=rng.randint(3, 20))
+    if not cal.happened(planned_on):
+        return
     changes, items = [], []
     for need in needs:
         item = new_id()
@@ -258,7 +307,7 @@ def plan_support(
         "household_id": hh,
         "registration_id": reg,
         "kind": "reward",
-        "recognized_year": YEAR,
+        "recognized_year": cal.year,
         "amount_vnd": 5_000_000,
         "due_date": payout_due.isoformat(),
         "status": "pending",
@@ -273,6 +322,8 @@ def plan_support(
     for item, due, data in items:
         if rng.random() < 0.75:
             delivered = due + timedelta(days=rng.randint(-20, 25))
+            if not cal.happened(delivered):
+                continue
             push(
                 ctv,
                 f"phone-{ctv.username}",
@@ -292,6 +343,8 @@ def plan_support(
     if roll < 0.2:
         return  # still pending
     approved_on = payout_due - timedelta(days=rng.randint(5, 20))
+    if not cal.happened(approved_on):
+        return
     payout_data = {**payout_data, "status": "approved"}
     push(
         officer,
@@ -302,6 +355,8 @@ def plan_support(
     if roll < 0.35:
         return  # approved, never disbursed
     paid = payout_due + timedelta(days=rng.randint(-10, 60))
+    if not cal.happened(paid):
+        return
     payout_data = {**payout_data, "status": "disbursed", "disbursed_on": paid.isoformat()}
     push(
         officer,
@@ -311,6 +366,8 @@ def plan_support(
     )
     if roll < 0.8:
         confirmed = paid + timedelta(days=rng.randint(1, 15))
+        if not cal.happened(confirmed):
+            return
         payout_data = {**payout_data, "status": "confirmed", "confirmed_on": confirmed.isoformat()}
         push(
             ctv,
