@@ -23,6 +23,7 @@ from server.odk.attachments import blob_path
 from tests import factories as f
 from tests.phones import Phone
 from tests.servers import gunicorn
+from tests.web.pages import PageSession
 
 TUS = {"Tus-Resumable": "1.0.0"}
 REG_FIELDS = ("household_id", "year", "kind", "members", "needs", "commitment", "signed_on", "notes")
@@ -114,6 +115,12 @@ def test_a_photo_sent_in_two_halves_is_kept_by_sha256_and_named_on_its_registrat
     trail = client.get(f"/api/v1/audit?entity=registrations&id={reg}", headers=supervisor).get_json()
     last = trail["items"][-1]
     assert last["device_id"] == "phone-photo" and last["after"]["signed_form_photo"] == digest
+    # The commune official sees it on the form's page, as a Collect photo would be.
+    official = PageSession(app, auth.user("commune_official"))
+    page = official.get(f"/web/registrations/{reg}")
+    assert f"/web/registrations/{reg}/photo" in page.get_data(as_text=True)
+    image = official.get(f"/web/registrations/{reg}/photo")
+    assert image.status_code == 200 and image.data == content and image.mimetype == "image/jpeg"
     # A repeated last piece or HEAD changes nothing: the link is one change, applied once.
     assert head(client, headers, url) == len(content)
     phone.pull()

@@ -114,7 +114,7 @@ function draw() {
   drawTabs();
   if (!state.me) return drawLogin();
   const screens = { households: drawHouseholds, form: drawForm, returned: drawReturned, payouts: drawPayouts, support: drawSupport, sync: drawSync };
-  main.replaceChildren(...[].concat(screens[state.view](...(state.args || []))));
+  main.replaceChildren(...[].concat(screens[state.view](...(state.args || []))).filter(Boolean));
   window.scrollTo(0, 0);
 }
 
