@@ -1,7 +1,7 @@
 """uploads: resumable photo uploads (tus)
 
 Revision ID: fad7acf40450
-Revises: a32759c67fec
+Revises: b7d41e0c9a55
 Create Date: 2026-12-01 23:53:31.186867
 
 """
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = 'fad7acf40450'
-down_revision = 'a32759c67fec'
+down_revision = 'b7d41e0c9a55'
 branch_labels = None
 depends_on = None
 
