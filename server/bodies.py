@@ -53,6 +53,7 @@ LIMITS = {
     "central.create_submission": "MAX_CONTENT_LENGTH",
     "central.edit_submission": "MAX_CONTENT_LENGTH",
     "central.upload_attachment": "ATTACHMENT_MAX_BYTES",
+    "uploads.append": "ATTACHMENT_MAX_BYTES",  # a tus PATCH: at most the whole photo at once
 }
 DEFAULT_LIMIT = "BODY_MAX_BYTES"
 ACCEPTED_ENCODINGS = ("gzip", "x-gzip")
