@@ -1,7 +1,7 @@
 """uploads: resumable photo uploads (tus)
 
 Revision ID: fad7acf40450
-Revises: b7d41e0c9a55
+Revises: bfdcdf2f152c
 Create Date: 2026-12-01 23:53:31.186867
 
 """
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = 'fad7acf40450'
-down_revision = 'b7d41e0c9a55'
+down_revision = 'bfdcdf2f152c'
 branch_labels = None
 depends_on = None
 
