@@ -72,18 +72,6 @@ def derive_change_id(instance_id: str, entity: str) -> str:
     return str(uuid.uuid5(CHANGE_ID_NAMESPACE, f"{instance_id}/{entity}"))
 
 
-def derive_batch_id(instance_id: str) -> str:
-    """A push ``batch_id`` for one instance: pushing it again replays the first response.
-
-    That suits a retry after a lost response. Two caveats for the caller: the engine ties a
-    batch to the user who sent it first (another user re-sending the same instance needs a
-    fresh batch id; the change ids still make it a duplicate), and a replay repeats a
-    ``rejected`` answer rather than trying again, so to re-evaluate a refused instance use a
-    fresh batch id.
-    """
-    return str(uuid.uuid5(CHANGE_ID_NAMESPACE, f"{instance_id}/batch"))
-
-
 def read_referenced_ids(instance: Instance) -> dict[str, str]:
     """The records the instance names, ``{entity: id}``, for the caller to look up first.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +10,6 @@ from server.odk.changes import (
     build_exit_registration_changes,
     build_follow_up_visit_changes,
     build_payout_receipt_changes,
-    derive_batch_id,
     derive_change_id,
     read_referenced_ids,
 )
@@ -83,9 +81,6 @@ def test_the_same_instance_sent_again_makes_the_same_changes():
     assert first == again
     other = build_exit_registration_changes(registration_instance(EDIT_UUID))
     assert {c["change_id"] for c in other}.isdisjoint({c["change_id"] for c in first})
-    assert derive_batch_id(f"uuid:{INSTANCE_UUID}") == derive_batch_id(f"uuid:{INSTANCE_UUID}")
-    assert derive_batch_id(f"uuid:{INSTANCE_UUID}") != derive_batch_id(f"uuid:{EDIT_UUID}")
-    assert uuid.UUID(derive_batch_id(f"uuid:{INSTANCE_UUID}")).version == 5
 
 
 def test_optional_answers_are_typed_and_an_empty_needs_list_is_empty():

@@ -6,6 +6,7 @@ each instance go through the push envelope schema and ``push_batch`` on the in-m
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,6 @@ from server.odk.changes import (
     build_exit_registration_changes,
     build_follow_up_visit_changes,
     build_payout_receipt_changes,
-    derive_batch_id,
     read_referenced_ids,
 )
 from server.odk.instances import Instance, parse_instance
@@ -46,6 +46,11 @@ RECEIVED = datetime(2020, 5, 3, 1, 0, tzinfo=UTC)
 EDIT_UUID = "5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f"
 
 
+def new_batch_id() -> str:
+    """A fresh batch id, as the intake gives every instance (the change ids make a re-send a duplicate)."""
+    return str(uuid.uuid4())
+
+
 def push(store: MemoryStore, actor: Actor, changes: list[dict[str, Any]], batch_id: str) -> list[dict]:
     """Push as the route will: the envelope schema first, then the engine."""
     loaded = [ChangeSchema().load(change) for change in changes]
@@ -59,7 +64,7 @@ def statuses(results: list[dict]) -> list[tuple[str, str, int | None]]:
 
 def submit_registration(store: MemoryStore, instance: Instance, **kwargs: Any) -> list[dict]:
     changes = build_exit_registration_changes(instance, received_at=RECEIVED, **kwargs)
-    return push(store, COLLABORATOR, changes, derive_batch_id(instance.instance_id))
+    return push(store, COLLABORATOR, changes, new_batch_id())
 
 
 def decide(store: MemoryStore, decision: str) -> None:
@@ -166,7 +171,7 @@ def test_a_follow_up_visit_marks_the_planned_support_item_delivered():
     visit = parse_instance(fill_instance("follow_up_visit", FOLLOW_UP_ANSWERS, EDIT_UUID))
     item = store.get_record("support_items", read_referenced_ids(visit)["support_items"])
     changes = build_follow_up_visit_changes(visit, support_item=item.data, base_version=item.version)
-    results = push(store, COLLABORATOR, changes, derive_batch_id(visit.instance_id))
+    results = push(store, COLLABORATOR, changes, new_batch_id())
     assert statuses(results) == [("support_items", "applied", 2)]
     delivered = store.get_record("support_items", SUPPORT_ITEM_ID).data
     assert (delivered["status"], delivered["delivered_on"]) == ("delivered", "2020-09-12")
@@ -195,7 +200,7 @@ def test_a_payout_receipt_confirms_a_disbursed_payout_and_the_amount_stays():
     receipt = parse_instance(fill_instance("payout_receipt", PAYOUT_RECEIPT_ANSWERS, EDIT_UUID))
     payout = store.get_record("payouts", PAYOUT_ID)
     changes = build_payout_receipt_changes(receipt, payout=payout.data, base_version=payout.version)
-    results = push(store, COLLABORATOR, changes, derive_batch_id(receipt.instance_id))
+    results = push(store, COLLABORATOR, changes, new_batch_id())
     assert statuses(results) == [("payouts", "applied", 2)]
     confirmed = store.get_record("payouts", PAYOUT_ID).data
     assert (confirmed["status"], confirmed["confirmed_on"], confirmed["amount_vnd"]) == (
@@ -217,6 +222,6 @@ def test_a_receipt_for_a_payout_not_yet_disbursed_is_rejected_by_the_engine():
     receipt = parse_instance(fill_instance("payout_receipt", PAYOUT_RECEIPT_ANSWERS, EDIT_UUID))
     payout = store.get_record("payouts", PAYOUT_ID)
     changes = build_payout_receipt_changes(receipt, payout=payout.data, base_version=payout.version)
-    (result,) = push(store, COLLABORATOR, changes, derive_batch_id(receipt.instance_id))
+    (result,) = push(store, COLLABORATOR, changes, new_batch_id())
     assert result["status"] == "rejected"
     assert store.get_record("payouts", PAYOUT_ID).data["status"] == "pending"
