@@ -45,6 +45,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "offset_mismatch": (409, "Upload-Offset is not where the upload stands; ask with HEAD."),
     "tus_version": (412, "Send Tus-Resumable: 1.0.0."),
     "batch_id_taken": (409, "This batch_id was sent by another user."),
+    "conflict_open": (409, "A conflict is open on this record or its household; resolve it first."),
     "payload_too_large": (413, "The request body is too large."),
     "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),
     "unsupported_content_encoding": (415, "Send the body uncompressed or with Content-Encoding: gzip."),

@@ -15,6 +15,7 @@ from typing import Any
 
 from sync.actors import COMMUNE, Actor, Scope
 from sync.errors import InvalidTransitionError, NotFoundError, OutOfScopeError, SyncError, ValidationFailed
+from sync.holds import check_not_held, moves_into_hold
 from sync.lifecycles import PLANNABLE_FORMS
 from sync.merge import MergeResult, changed_fields, merge_record
 from sync.records import (
@@ -156,6 +157,8 @@ def _plan_upsert(ctx: BatchContext, change: Mapping[str, Any]) -> Plan:
         place = _locate(ctx, entity, clean, creating=True)
         data = settle_server_fields(entity, clean, None, None, ctx.now)
         check_write(role, entity, None, data)
+        if moves_into_hold(entity, None, data):
+            check_not_held(ctx.store, entity, change["id"], data)
         return Plan("applied", None, place, data, action="create")
 
     check_immutable(entity, current.data, clean)
@@ -194,6 +197,8 @@ def _plan_upsert(ctx: BatchContext, change: Mapping[str, Any]) -> Plan:
             # delivery date without its status move): keep the device's whole intent aside.
             conflicts = _fields_aside(intended, base, current.data, device)
             effect = set()
+    if effect and moves_into_hold(entity, current.data, data):
+        check_not_held(ctx.store, entity, current.id, data)
     if effect:
         restart_if_returned(entity, current.data, data, ctx.now)
     return Plan(

@@ -13,6 +13,7 @@ from sync.errors import (
     ValidationFailed,
     VersionConflictError,
 )
+from sync.holds import check_not_held
 from sync.lifecycles import DECIDE, DECISIONS, REGISTRATION_LIFE, REPAIR, may
 from sync.records import REGISTRATIONS
 from sync.store import Store
@@ -40,7 +41,8 @@ def decide_registration(
     ValidationFailed (unknown decision, note too long), NotFoundError (no such live
     registration in the actor's units - existence outside them is not revealed),
     VersionConflictError (`version` is not the current one; details carry the current) and
-    InvalidTransitionError (the registration is not `submitted`).
+    InvalidTransitionError (the registration is not `submitted`) and ConflictOpenError (a
+    conflict is open on the registration or its household: `sync.holds`).
     """
     if not may(actor.role, DECIDE):
         raise ForbiddenError("Only a commune official decides registrations.")
@@ -66,6 +68,7 @@ def decide_registration(
             f"The registration is {current.data.get('status')}, not submitted.",
             {"status": current.data.get("status")},
         )
+    check_not_held(store, REGISTRATIONS, registration_id, current.data)
     data = dict(current.data)
     data.update(status=move.target, decided_by=actor.username, decision_note=note)
     data[move.sets] = now.isoformat()

@@ -19,8 +19,9 @@ from sync.changes import BatchContext, Validator, carry_out, plan_change, visibl
 from sync.conflicts import resolve_conflict
 from sync.decisions import decide_registration
 from sync.errors import BatchOwnerError, SyncError
+from sync.holds import HELD_MOVES, held_keys
 from sync.pull import pull
-from sync.records import HOUSEHOLDS, AppliedChange, RejectedChange, StoredBatch
+from sync.records import HOUSEHOLDS, REGISTRATIONS, AppliedChange, RejectedChange, StoredBatch
 from sync.staging import StagedStore
 from sync.store import Store
 
@@ -267,6 +268,7 @@ def _prefetch(store: Store, changes: Iterable[Mapping[str, Any]], actor: Actor) 
     versions: set[tuple[str, str, int]] = set()
     change_ids: list[str] = []
     units: set[str] = {actor.unit_code}
+    held: set[tuple[str, str]] = set()
     for change in changes:
         entity, record_id = change["entity"], change["id"]
         records.add((entity, record_id))
@@ -274,6 +276,9 @@ def _prefetch(store: Store, changes: Iterable[Mapping[str, Any]], actor: Actor) 
         if isinstance(change["base_version"], int):
             versions.add((entity, record_id, change["base_version"]))
         data = change["data"] if isinstance(change["data"], Mapping) else {}
+        if entity in HELD_MOVES and entity != REGISTRATIONS:
+            # A payout moving into a held state reads the open conflicts on it and its household.
+            held.update((e, i.lower()) for e, i in held_keys(entity, record_id, data))
         if entity == HOUSEHOLDS and isinstance(data.get("commune_code"), str):
             units.add(data["commune_code"])
         for field_name, referenced in (("household_id", "households"), ("registration_id", "registrations")):
@@ -282,4 +287,4 @@ def _prefetch(store: Store, changes: Iterable[Mapping[str, Any]], actor: Actor) 
                 # Data is not validated yet; canonical ids are lower-case, and a miss only
                 # costs the store one extra query later.
                 records.add((referenced, value.lower()))
-    store.prefetch(records=records, versions=versions, change_ids=change_ids, units=units)
+    store.prefetch(records=records, versions=versions, change_ids=change_ids, units=units, conflicts_on=held)

@@ -13,6 +13,7 @@ The server maps codes to HTTP in one place; the suggested statuses are:
 | VersionConflictError    | version_conflict     | 409  |
 | InvalidTransitionError  | invalid_transition   | 409  |
 | BatchOwnerError         | batch_id_taken       | 409  |
+| ConflictOpenError       | conflict_open        | 409  |
 
 Inside a push these never escape: each becomes a `rejected` result whose `errors` is
 `to_dict()` of the exception.
@@ -92,3 +93,10 @@ class BatchOwnerError(SyncError):
     """A batch_id already answered for another user; its response is not theirs to see."""
 
     code = "batch_id_taken"
+
+
+class ConflictOpenError(SyncError):
+    """A conflict is open on the record or its household: a decision or a payout's approval
+    or disbursement waits until a person resolves it. `details.conflict_id` names it."""
+
+    code = "conflict_open"

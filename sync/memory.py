@@ -63,6 +63,7 @@ class MemoryStore:
         versions: Iterable[tuple[str, str, int]] = (),
         change_ids: Iterable[str] = (),
         units: Iterable[str] = (),
+        conflicts_on: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Everything is in memory already."""
 
@@ -97,6 +98,11 @@ class MemoryStore:
 
     def get_conflict(self, conflict_id: str) -> Conflict | None:
         return self.conflicts.get(conflict_id)
+
+    def list_open_conflicts(self, records: Iterable[tuple[str, str]]) -> list[Conflict]:
+        keys = set(records)
+        found = [c for c in self.conflicts.values() if c.status == "open" and (c.entity, c.record_id) in keys]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
 
     def list_feed(self, scope: Scope, after: int, limit: int) -> list[FeedEntry]:
         page: list[FeedEntry] = []

@@ -73,9 +73,11 @@ class Store(Protocol):
         versions: Iterable[tuple[str, str, int]] = (),
         change_ids: Iterable[str] = (),
         units: Iterable[str] = (),
+        conflicts_on: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Hint: the current record of each `(entity, id)`, each `(entity, id, version)`, each
-        applied change_id and each unit code are about to be read. Loads them in bulk; returns nothing, raises
+        applied change_id, each unit code and the open conflicts on each `conflicts_on` record
+        are about to be read. Loads them in bulk; returns nothing, raises
         nothing for keys that do not exist (they are simply absent). Purely an optimisation:
         a store may ignore it."""
         ...
@@ -115,6 +117,13 @@ class Store(Protocol):
 
     def get_conflict(self, conflict_id: str) -> Conflict | None:
         """The conflict with this id (open or resolved), or None."""
+        ...
+
+    def list_open_conflicts(self, records: Iterable[tuple[str, str]]) -> list[Conflict]:
+        """The open conflicts on any of these `(entity, id)` records (this transaction's own
+        included), oldest first. Read before a decision and before a payout is approved or
+        disbursed; a push announces the keys in `prefetch(conflicts_on=...)`, so a SQL store
+        reads them all in one query."""
         ...
 
     # -- feeds and listings ----------------------------------------------------------------

@@ -297,3 +297,36 @@ def test_units_are_looked_up_with_their_parents(harness):
     assert store.get_unit("20920").parent_code == "515" and store.get_unit("20920").level == "commune"
     assert "515" in {unit.code for unit in store.list_child_units("49")}
     assert store.get_unit("nope") is None
+
+
+def test_open_conflicts_are_read_by_record_before_and_after_commit(harness):
+    store, rid, other = harness.store, new_id(), new_id()
+    store.save_version(version(rid, 1))
+    store.save_version(version(other, 1))
+    conflict = Conflict(
+        id=new_id(),
+        entity="households",
+        record_id=rid,
+        change_id=new_id(),
+        base_version=1,
+        server_version=1,
+        fields={"village": {"base": "A", "server": "B", "device": "C"}},
+        device_id="phone-1",
+        batch_id=new_id(),
+        user_id=None,
+        username="lan",
+        created_at=T0,
+        commune_code=TRA_DOC[0],
+        district_code=TRA_DOC[1],
+    )
+    store.prefetch(conflicts_on=[("households", rid)])
+    assert store.list_open_conflicts([("households", rid)]) == []
+    store.create_conflict(conflict)  # read your writes: the prefetched "none" is stale now
+    assert [c.id for c in store.list_open_conflicts([("households", rid), ("payouts", rid)])] == [conflict.id]
+    store = harness.commit()
+    assert [c.id for c in store.list_open_conflicts([("households", rid)])] == [conflict.id]
+    assert store.list_open_conflicts([("households", other), ("registrations", rid)]) == []
+    store.save_conflict_resolution(replace(conflict, status="resolved", resolution="keep_server"))
+    assert store.list_open_conflicts([("households", rid)]) == []
+    store = harness.commit()
+    assert store.list_open_conflicts([("households", rid)]) == []

@@ -144,6 +144,9 @@ class SqlStore:
         self._new_audit: list[AuditEntry] = []
         self._new_conflicts: list[Conflict] = []
         self._rejected: dict[str, RejectedChange] = {}
+        # Open conflicts read so far, by record; a key present was read (empty: none open).
+        self._open_conflicts: dict[Key, list[Conflict]] = {}
+        self._resolved: set[str] = set()
 
     # -- units ---------------------------------------------------------------------------
     def get_unit(self, code: str) -> Unit | None:
@@ -168,6 +171,7 @@ class SqlStore:
         versions: Iterable[tuple[str, str, int]] = (),
         change_ids: Iterable[str] = (),
         units: Iterable[str] = (),
+        conflicts_on: Iterable[Key] = (),
     ) -> None:
         codes = [c for c in set(units) if c not in self._units]
         if codes:
@@ -196,6 +200,15 @@ class SqlStore:
             found_changes = {r.change_id: from_row(AppliedChange, r) for r in db.session.execute(q).scalars()}
             for change_id in ids:
                 self._applied[change_id] = found_changes.get(change_id)
+        held = sorted(set(conflicts_on) - set(self._open_conflicts))
+        if held:
+            q = select(ConflictRow).where(among_keys(ConflictRow, held), ConflictRow.status == "open")
+            for key in held:
+                self._open_conflicts[key] = []
+            for row in db.session.execute(q).scalars():
+                key = (row.entity, row.record_id)
+                if key in self._open_conflicts:
+                    self._open_conflicts[key].append(from_row(Conflict, row))
 
     def _lock(self, keys: list[Key]) -> set[Key] | None:
         """Row-lock the pull-index rows of existing records, in key order (PostgreSQL), and
@@ -297,6 +310,18 @@ class SqlStore:
         row = db.session.get(ConflictRow, conflict_id)
         return from_row(Conflict, row) if row else None
 
+    def list_open_conflicts(self, records: Iterable[Key]) -> list[Conflict]:
+        keys = set(records)
+        self.prefetch(conflicts_on=keys)
+        found = {c.id: c for key in keys for c in self._open_conflicts[key]}
+        # This transaction's own: conflicts opened, and resolutions saved, since the read.
+        for conflict in self._new_conflicts:
+            if (conflict.entity, conflict.record_id) in keys:
+                found[conflict.id] = conflict
+        for conflict_id in self._resolved:
+            found.pop(conflict_id, None)
+        return sorted((c for c in found.values() if c.status == "open"), key=lambda c: (c.created_at, c.id))
+
     # -- feeds and listings ----------------------------------------------------------------
     def list_feed(self, scope: Scope, after: int, limit: int) -> list[FeedEntry]:
         """The feed after ``after``, each record in the contract's shape as JSON text written by
@@ -387,6 +412,7 @@ class SqlStore:
         if pending:
             self._new_conflicts[self._new_conflicts.index(pending[0])] = conflict
             return
+        self._resolved.add(conflict.id)
         values = columns_of(conflict)
         db.session.execute(update(ConflictRow).where(ConflictRow.id == conflict.id).values(**values))
 

@@ -16,12 +16,14 @@ from server.web.language import t
 from server.web.sessions import page_actor, page_scope, page_user, require_page
 from sync.engine import decide_registration
 from sync.errors import (
+    ConflictOpenError,
     ForbiddenError,
     InvalidTransitionError,
     NotFoundError,
     SyncError,
     VersionConflictError,
 )
+from sync.holds import held_keys
 from sync.lifecycles import DECIDE, DECISIONS, READ_FORMS, REGISTRATION_LIFE, may, roles_for
 from sync.records import Record
 
@@ -73,7 +75,8 @@ def registration(registration_id: str):
     record = find_in_scope(store, "registrations", registration_id)
     household = store.get_record("households", record.data["household_id"])
     history = list_history("registrations", record.id)
-    can_decide = any(
+    holds = store.list_open_conflicts(held_keys("registrations", record.id, record.data))
+    can_decide = not holds and any(
         may(page_user().role, move.act)
         for move in REGISTRATION_LIFE.moves
         if move.act == DECIDE and move.source == record.data.get("status")
@@ -87,6 +90,7 @@ def registration(registration_id: str):
         collaborator=find_collaborator(history),
         history=history,
         can_decide=can_decide,
+        holds=holds if record.data.get("status") == "submitted" else [],
         photo_url=photo_url(record.id),
     )
 
@@ -118,6 +122,10 @@ def decide(registration_id: str):
         abort(404 if isinstance(refusal, NotFoundError) else 403)
     except VersionConflictError:
         flash(t("decision.stale"), "error")
+        return redirect(back)
+    except ConflictOpenError:
+        db.session.rollback()
+        flash(t("decision.held"), "error")
         return redirect(back)
     except InvalidTransitionError:
         flash(t("decision.not_submitted"), "error")

@@ -110,6 +110,7 @@ def household(household_id: str):
     store = SqlStore()
     record = find_in_scope(store, "households", household_id)
     records = plan_store.list_household_records(record.id)
+    payout_holds = payout_holds_of(store, record.id, records.get("payouts", []))
     return render_template(
         "web/household.html",
         record=record,
@@ -123,6 +124,7 @@ def household(household_id: str):
         needs=NEEDS,
         funding_sources=FUNDING_SOURCES,
         today=today(),
+        payout_holds=payout_holds,
     )
 
 
@@ -145,6 +147,14 @@ def desk_moves(entity: str, row: dict) -> list[dict]:
                 }
             )
     return buttons
+
+
+def payout_holds_of(store: SqlStore, household_id: str, payouts: list[dict]) -> list:
+    """The open conflicts holding the household's unpaid payouts (on it or on one of them)."""
+    waiting = [p for p in payouts if p.get("status") in ("pending", "approved")]
+    if not waiting:
+        return []
+    return store.list_open_conflicts([("households", household_id), *(("payouts", p["id"]) for p in waiting)])
 
 
 # -- reading the forms -------------------------------------------------------------------------

@@ -97,6 +97,14 @@ VI: dict[str, str] = {
     "decision.done.reject": "Đã không đồng ý hồ sơ của hộ {household}.",
     "decision.stale": "Hồ sơ đã thay đổi từ lúc bạn mở trang. Vui lòng xem lại.",
     "decision.not_submitted": "Hồ sơ không còn ở trạng thái chờ duyệt.",
+    "decision.held": "Chưa thể quyết định: đang có xung đột dữ liệu chưa giải quyết trên hồ sơ hoặc hộ này.",
+    "hold.title": "Đang tạm giữ vì xung đột dữ liệu",
+    "hold.registration": "Hồ sơ này chưa thể được quyết định cho đến khi xung đột sau được giải quyết:",
+    "hold.payouts": (
+        "Các khoản chi của hộ chưa thể được duyệt hoặc chi trả cho đến khi xung đột sau được giải quyết:"
+    ),
+    "hold.conflict": "xung đột trên {entity} từ {username}, {at}",
+    "hold.resolve": "Xem và giải quyết xung đột",
     "status.submitted": "Chờ duyệt",
     "status.approved": "Đã thống nhất",
     "status.rejected": "Không đồng ý",
@@ -365,6 +373,14 @@ EN: dict[str, str] = {
     "decision.done.reject": "Rejected the form of household {household}.",
     "decision.stale": "The form changed since you opened it. Please look again.",
     "decision.not_submitted": "The form is no longer awaiting a decision.",
+    "decision.held": "Not decided: a conflict is open on this form or its household.",
+    "hold.title": "Held by a conflict",
+    "hold.registration": "This form cannot be decided until this conflict is resolved:",
+    "hold.payouts": (
+        "The household's payouts cannot be approved or disbursed until this conflict is resolved:"
+    ),
+    "hold.conflict": "conflict on {entity} from {username}, {at}",
+    "hold.resolve": "See and resolve the conflicts",
     "status.submitted": "Submitted",
     "status.approved": "Approved",
     "status.rejected": "Rejected",
