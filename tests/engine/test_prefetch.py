@@ -4,12 +4,14 @@ from sync.engine import decide_registration
 from sync.memory import MemoryStore
 from tests.engine.samples import (
     COLLABORATOR,
+    DISTRICT,
     OFFICIAL,
     UNITS,
     change,
     delete,
     household,
     later,
+    payout,
     push,
     registration,
     seed_household,
@@ -26,8 +28,9 @@ class CountingStore(MemoryStore):
         self.unannounced: list = []
         self.prefetches = 0
 
-    def prefetch(self, *, records=(), versions=(), change_ids=(), units=()):
+    def prefetch(self, *, records=(), versions=(), change_ids=(), units=(), conflicts_on=()):
         self.prefetches += 1
+        self.known |= {("conflicts", *key) for key in conflicts_on}
         self.known |= {("unit", code) for code in units}
         self.known |= {("record", *key) for key in records}
         self.known |= {("version", *key) for key in versions}
@@ -48,6 +51,11 @@ class CountingStore(MemoryStore):
     def get_version(self, entity, record_id, version):
         self._read(("version", entity, record_id, version))
         return super().get_version(entity, record_id, version)
+
+    def list_open_conflicts(self, records):
+        for key in records:
+            self._read(("conflicts", *key))
+        return super().list_open_conflicts(records)
 
     def get_applied_change(self, change_id):
         self._read(("change", change_id))
@@ -100,5 +108,19 @@ def test_a_mixed_batch_reads_nothing_it_did_not_announce():
         "rejected",
         "applied",
     ]
+    assert store.prefetches == 1
+    assert store.unannounced == []
+
+
+def test_a_payout_moving_into_a_held_state_reads_only_announced_conflicts():
+    store = CountingStore()
+    hh = seed_household(store)
+    payout_change = change("payouts", payout(hh))
+    assert push(store, DISTRICT, payout_change)[0]["status"] == "applied"
+    store.known.clear()
+    store.unannounced.clear()
+    store.prefetches = 0
+    approve = change("payouts", payout(hh, status="approved"), record_id=payout_change["id"], base=1)
+    assert [r["status"] for r in push(store, DISTRICT, approve, now=later(5))] == ["applied"]
     assert store.prefetches == 1
     assert store.unannounced == []
