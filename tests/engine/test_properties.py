@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from schemas.records import validate_record
 from sync.actors import Actor, resolve_scope
 from sync.engine import decide_registration, push_batch, resolve_conflict
-from sync.errors import SyncError
+from sync.errors import ConflictOpenError, SyncError
 from sync.merge import same_value
 from sync.records import NEEDS, REGISTRATION_SERVER_FIELDS, SET_FIELDS
 from tests.engine.phones import Phone
@@ -242,8 +242,15 @@ def test_no_change_is_lost_resends_change_nothing_and_phones_converge(data):
             if submitted:
                 rid = data.draw(st.sampled_from(submitted))
                 decision = data.draw(st.sampled_from(["approve", "reject", "return"]))
-                version = store.get_record("registrations", rid).version
-                decide_registration(store, OFFICIAL, rid, decision, None, version, world.now())
+                current = store.get_record("registrations", rid)
+                held = {("registrations", rid), ("households", current.data["household_id"])}
+                open_on = {(c.entity, c.record_id) for c in store.conflicts.values() if c.status == "open"}
+                before = snapshot(store)
+                try:
+                    decide_registration(store, OFFICIAL, rid, decision, None, current.version, world.now())
+                    assert not held & open_on  # never decided while a conflict holds it
+                except ConflictOpenError:
+                    assert held & open_on and snapshot(store) == before
         elif action == "resolve":
             open_ids = [cid for cid, c in store.conflicts.items() if c.status == "open"]
             if open_ids:
