@@ -42,6 +42,11 @@ class AuditQuery(Schema):
     since = Since(load_default=None, metadata={"description": "Entries at or after this time (or day)."})
     cursor = fields.String(load_default=None)
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(("json", "csv")),
+        metadata={"description": "csv: every entry of the filter as a file, the chain head last."},
+    )
 
 
 class AuditEntryOut(Schema):
@@ -60,6 +65,16 @@ class AuditEntryOut(Schema):
     after = fields.Dict(allow_none=True)
     commune_code = fields.String(allow_none=True)
     district_code = fields.String(allow_none=True)
+    made_after = fields.DateTime(
+        allow_none=True, metadata={"description": "The device's previous sync: made after this."}
+    )
+    made_before = fields.DateTime(allow_none=True, metadata={"description": "Its arrival: made before this."})
+    clock_suspect = fields.Boolean(
+        allow_none=True, metadata={"description": "client_time lies outside made_after..made_before."}
+    )
+    chain_position = fields.Integer(allow_none=True, metadata={"description": "Its place in the hash chain."})
+    prev_hash = fields.String(allow_none=True, metadata={"description": "The entry before it's entry_hash."})
+    entry_hash = fields.String(allow_none=True, metadata={"description": "SHA-256 of prev_hash and content."})
 
 
 class AuditPage(Schema):

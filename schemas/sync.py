@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import StrictInteger, TimestampText, UUIDText
+from schemas.receipts import ReceiptSchema
 from sync.pull import MAX_LIMIT as MAX_PULL_LIMIT
 from sync.records import DELETE, ENTITIES, OPS
 
@@ -77,6 +78,10 @@ class ChangeResultSchema(Schema):
 class PushResponseSchema(Schema):
     batch_id = fields.String(required=True)
     results = fields.List(fields.Nested(ChangeResultSchema), required=True)
+    receipt = fields.Nested(
+        ReceiptSchema,
+        metadata={"description": "The server's Ed25519 signature over batch_id and results."},
+    )
 
 
 class PullQuerySchema(_Strict):

@@ -14,6 +14,7 @@ from server import bodies, compression, inputs
 from server.config import load_settings
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
+from server.receipts.keys import load_receipt_key
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -53,6 +54,8 @@ def create_app(config: dict | None = None) -> Flask:
     import server.models  # noqa: F401 - every table known to SQLAlchemy and Alembic
 
     db.init_app(app)
+    # The key that signs push receipts, read (or made, in the instance folder) once.
+    app.extensions["receipt_key"] = load_receipt_key(app.config.get("RECEIPT_KEY_FILE"), app.instance_path)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     api = DocumentedApi(app)  # one per app: its OpenAPI spec belongs to this app
     api.spec.components.security_scheme(
@@ -80,11 +83,12 @@ def register_blueprints(api: Api) -> None:
     from server.delays.views import blp as delays
     from server.device_tokens.views import blp as device_tokens
     from server.entities.views import blp as entities
+    from server.receipts.views import blp as receipts
     from server.reports.views import blp as reports
     from server.units.views import blp as units
 
     blueprints = (auth, units, changes, conflicts, decisions, delays, entities, audit, collaborators, reports)
-    for blueprint in (*blueprints, device_tokens):
+    for blueprint in (*blueprints, device_tokens, receipts):
         api.register_blueprint(blueprint)
 
 

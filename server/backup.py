@@ -151,7 +151,10 @@ def restore(backup_file: Path) -> None:
         aside = restore_sqlite(backup_file, target, datetime.now(UTC))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.execute(update(SyncCounter).values(value=SyncCounter.value + FEED_JUMP))
+    # The pull feed's counter only: the audit chain's counter numbers its entries 1, 2, 3 ...
+    db.session.execute(
+        update(SyncCounter).where(SyncCounter.name == "changes").values(value=SyncCounter.value + FEED_JUMP)
+    )
     db.session.commit()
     kept = f"; the old database is at {aside}" if aside else ""
     click.echo(f"restored {target} from {backup_file}{kept}")

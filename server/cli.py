@@ -30,10 +30,13 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(command)
     from server.backup import backup, restore
     from server.demo import demo
+    from server.verification import verify_audit, verify_receipt
 
     app.cli.add_command(demo)
     app.cli.add_command(backup)
     app.cli.add_command(restore)
+    app.cli.add_command(verify_audit)
+    app.cli.add_command(verify_receipt)
 
 
 @click.command("init-db")

@@ -62,6 +62,8 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'fieldsync.db'}"
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
     settings["SECRET_KEY"] = env.get("SECRET_KEY")
+    # A PEM Ed25519 private key that signs push receipts; unset: one made in the instance folder.
+    settings["RECEIPT_KEY_FILE"] = env.get("RECEIPT_KEY_FILE")
     settings.update(overrides or {})
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(settings["SQLALCHEMY_DATABASE_URI"])
     if not settings.get("SECRET_KEY"):

@@ -9,7 +9,7 @@ The caller commits after the call returns and only then reports the result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,7 @@ def push_batch(
     changes: Sequence[Mapping[str, Any]],
     now: datetime,
     validate: Validator,
+    sign: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Apply a device's batch in order; return the contract's push response.
 
@@ -52,6 +53,10 @@ def push_batch(
     change gets one result `{"change_id", "entity", "id", "status", "version",
     "conflict_id", "errors"}`, status `applied`, `merged`, `conflict`, `rejected` or
     `duplicate`; `errors` is None or `{"code", "message", "details"}`.
+
+    `sign(response)`, when given, returns the answer's `receipt` (the server's signature over
+    its batch_id and results); it is stored with the answer, so a re-sent batch gets the
+    same receipt.
 
     A batch_id already answered returns the stored response and writes nothing but the
     device's last-sync time. Raises BatchOwnerError when that batch_id belongs to another
@@ -67,7 +72,9 @@ def push_batch(
     _prefetch(store, changes, actor)
     ctx = BatchContext(store, actor, resolve_scope(store, actor), device_id, batch_id, now, validate)
     results = [_apply(ctx, change) for change in changes]
-    response = {"batch_id": batch_id, "results": results}
+    response: dict[str, Any] = {"batch_id": batch_id, "results": results}
+    if sign is not None:
+        response["receipt"] = dict(sign(response))
     store.save_batch(StoredBatch(batch_id, actor.user_id, device_id, now, response))
     store.touch_device(device_id, actor.user_id, now)
     return response

@@ -146,7 +146,8 @@ class AuditEntry:
 
     `before`/`after` hold only the fields that changed; a deletion shows as the pseudo-field
     `deleted` going from False to True. `action` is `create`, `update`, `delete`, `decide` or
-    `resolve`.
+    `resolve`. `made_after`/`made_before` bound when a pushed change can have been made (the
+    device's previous sync, its arrival); `clock_suspect` says its `client_time` lies outside.
     """
 
     entity: str
@@ -164,6 +165,9 @@ class AuditEntry:
     batch_id: str | None = None
     change_id: str | None = None
     client_time: str | None = None
+    made_after: datetime | None = None
+    made_before: datetime | None = None
+    clock_suspect: bool = False
 
 
 @dataclass(frozen=True)

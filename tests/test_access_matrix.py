@@ -241,6 +241,16 @@ ROUTES: list[Route] = [
         "/api/v1/reports/payouts?year=2020",
         allowed=REPORT_READERS,
     ),
+    # The receipt key is public: a phone or an auditor checks receipts with it.
+    Route("receipt key", "GET", "/api/v1/receipt-key", "/api/v1/receipt-key", anonymous=200),
+    Route(
+        "audit csv",
+        "GET",
+        "/api/v1/audit",
+        lambda w, place: audit_path(w, place) + "&format=csv",
+        allowed=AUDITORS,
+        outside=HIDDEN,
+    ),
     Route("device tokens", "GET", "/api/v1/device-tokens", "/api/v1/device-tokens", allowed=("admin",)),
     Route(
         "issue device token",

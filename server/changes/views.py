@@ -54,9 +54,18 @@ class Push(MethodView):
     def post(self, body):
         """Apply a device's batch of changes; each change gets its own status."""
         actor = actor_of(current_user())
+        now = utcnow()
+        key = current_app.extensions["receipt_key"]
         response = run_engine(
             lambda store: push_batch(
-                store, actor, body["device_id"], body["batch_id"], body["changes"], utcnow(), validate_record
+                store,
+                actor,
+                body["device_id"],
+                body["batch_id"],
+                body["changes"],
+                now,
+                validate_record,
+                sign=lambda answer: key.sign(answer, now),
             )
         )
         # The engine's response is the contract's shape already (it is stored as JSON for

@@ -35,6 +35,11 @@ class Device(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The previous sync before the device's current session (batches sent minutes apart are
+    # one session): its changes were made after it.
+    window_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The device's clock minus the server's, as last observed (seconds).
+    clock_offset_s: Mapped[int | None]
 
 
 class RefreshToken(db.Model):

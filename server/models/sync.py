@@ -182,3 +182,12 @@ class AuditEntry(db.Model):
     after: Mapped[dict | None] = mapped_column(JSONType)
     commune_code: Mapped[str | None] = mapped_column(String(16))
     district_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The hash chain (sync/trail.py): the entry's place, its predecessor's hash and its own.
+    chain_position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+    # When the change can really have been made: after the device's previous sync, before it
+    # arrived; clock_suspect when the phone's client_time lies outside that window.
+    made_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    made_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    clock_suspect: Mapped[bool | None] = mapped_column(default=False)

@@ -1,15 +1,18 @@
-"""SQL for reading the append-only audit trail. Nothing here (or anywhere) changes it."""
+"""SQL for the append-only audit trail: reading it, and appending to its hash chain. Nothing
+here (or anywhere) changes an entry once written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from server.extensions import db
-from server.models import AuditEntry
+from server.models import AuditEntry, SyncCounter
 from server.scope import Scope
+from sync.trail import GENESIS, Break, first_break, link
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,96 @@ def list_entries(f: AuditFilter) -> list[AuditEntry]:
     if f.after is not None:
         query = query.where(AuditEntry.id > f.after)
     return list(db.session.execute(query).scalars())
+
+
+# -- the hash chain (sync/trail.py) -------------------------------------------------------------
+AUDIT_COUNTER = "audit"
+PAGE = 5000
+
+
+def append_chained(rows: list[dict]) -> None:
+    """Number ``rows`` after the chain's head, chain their hashes and insert them.
+
+    Call at the very end of the write transaction, after ``records.assign_sequences`` has
+    taken the feed counter's lock: ``UPDATE sync_counter ... RETURNING`` on the audit row
+    then locks it until commit too, so a concurrent writer waits, and reads this one's head
+    only once it is committed - the chain is serialised in the database, never in a worker.
+    """
+    if not rows:
+        return
+    n = len(rows)
+    top = db.session.execute(
+        update(SyncCounter)
+        .where(SyncCounter.name == AUDIT_COUNTER)
+        .values(value=SyncCounter.value + n)
+        .returning(SyncCounter.value)
+    ).scalar_one_or_none()
+    if top is None:
+        # The first entry of the database; two first writers clash on the key and one retries.
+        db.session.execute(insert(SyncCounter).values(name=AUDIT_COUNTER, value=n))
+        top = n
+    first = top - n + 1
+    prev = GENESIS
+    if first > 1:
+        found = db.session.execute(
+            select(AuditEntry.entry_hash).where(AuditEntry.chain_position == first - 1)
+        ).scalar_one_or_none()
+        # A predecessor deleted from the database: the chain stays broken there (verify-audit
+        # names it) and goes on from a marker rather than refusing every write after it.
+        prev = found or GENESIS
+    link(rows, first, prev)
+    db.session.execute(insert(AuditEntry), rows)
+
+
+def chain_head() -> tuple[int, str] | None:
+    """The last entry's (position, hash), or None for an empty trail."""
+    row = db.session.execute(
+        select(AuditEntry.chain_position, AuditEntry.entry_hash)
+        .where(AuditEntry.chain_position.is_not(None))
+        .order_by(AuditEntry.chain_position.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def chain_count() -> int:
+    """How many entries the database numbered (its counter), deleted ones included."""
+    value = db.session.execute(
+        select(SyncCounter.value).where(SyncCounter.name == AUDIT_COUNTER)
+    ).scalar_one_or_none()
+    return value or 0
+
+
+def iter_chain() -> Iterator[dict]:
+    """Every entry as its column values, unchained ones first, then in chain order, a page
+    of rows at a time."""
+    columns = [c for c in AuditEntry.__table__.c]
+    for row in db.session.execute(select(*columns).where(AuditEntry.chain_position.is_(None)).limit(1)):
+        yield dict(row._mapping)
+    last = 0
+    while True:
+        q = (
+            select(*columns)
+            .where(AuditEntry.chain_position > last)
+            .order_by(AuditEntry.chain_position)
+            .limit(PAGE)
+        )
+        rows = [dict(r._mapping) for r in db.session.execute(q)]
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        last = rows[-1]["chain_position"]
+
+
+def verify_chain() -> tuple[Break | None, int, tuple[int, str] | None]:
+    """(the first break or None, entries checked, the head)."""
+    checked = 0
+
+    def counted():
+        nonlocal checked
+        for row in iter_chain():
+            checked += 1
+            yield row
+
+    found = first_break(counted(), chain_count())
+    return found, checked, chain_head()

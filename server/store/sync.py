@@ -28,11 +28,11 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from server.extensions import db
 from server.models import AppliedChange as AppliedRow
-from server.models import AuditEntry as AuditRow
 from server.models import Conflict as ConflictRow
 from server.models import Device, Payout, RecordVersion, Registration, SupportItem, SyncBatch, SyncIndex, User
 from server.models import RejectedChange as RejectedRow
 from server.models import Unit as UnitRow
+from server.store import audit as audit_store
 from server.store import records as record_store
 from sync.actors import Scope
 from sync.records import (
@@ -471,10 +471,10 @@ class SqlStore:
             db.session.execute(insert(RejectedRow), [columns_of(c) for c in self._rejected.values()])
         if self._new_conflicts:
             db.session.execute(insert(ConflictRow), [columns_of(c) for c in self._new_conflicts])
-        if self._new_audit:
-            db.session.execute(insert(AuditRow), [columns_of(e, username="actor") for e in self._new_audit])
         db.session.flush()
         record_store.assign_sequences()
+        # Last, under the feed counter's lock taken just above: the audit chain's next links.
+        audit_store.append_chained([columns_of(e, username="actor") for e in self._new_audit])
         self._new_versions, self._new_applied, self._new_audit, self._new_conflicts = [], [], [], []
         self._rejected = {}
 
