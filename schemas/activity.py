@@ -19,6 +19,16 @@ class ActivityQuery(Schema):
     )
 
 
+class DeviceActivity(Schema):
+    device_id = fields.String(required=True)
+    last_sync_at = fields.DateTime(allow_none=True, required=True)
+    clock_offset_s = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The device's clock minus the server's, as last observed (seconds)."},
+    )
+
+
 class CollaboratorActivity(Schema):
     username = fields.String(required=True)
     display_name = fields.String(allow_none=True)
@@ -38,6 +48,11 @@ class CollaboratorActivity(Schema):
     )
     rejected_changes = fields.Integer(required=True)
     open_conflicts = fields.Integer(required=True)
+    devices = fields.List(
+        fields.Nested(DeviceActivity),
+        required=True,
+        metadata={"description": "The collaborator's devices, most recently synced first."},
+    )
 
 
 class ActivityReport(Schema):

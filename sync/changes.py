@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.actors import COMMUNE, Actor, Scope
+from sync.clocks import Window
 from sync.errors import InvalidTransitionError, NotFoundError, OutOfScopeError, SyncError, ValidationFailed
 from sync.holds import check_not_held, moves_into_hold
 from sync.lifecycles import PLANNABLE_FORMS
@@ -63,6 +64,7 @@ class BatchContext:
     now: datetime
     validate: Validator
     produced: dict[tuple[str, str], int] = field(default_factory=dict)
+    window: Window | None = None  # when the batch's changes can have been made (sync.clocks)
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,17 @@ def carry_out(ctx: BatchContext, change: Mapping[str, Any], plan: Plan) -> tuple
     entity, record_id = change["entity"], change["id"]
     version = plan.current.version if plan.current is not None else 0
     if plan.write is not None:
+        window = ctx.window or Window(None, ctx.now)
         context = WriteContext(
-            ctx.actor, ctx.now, ctx.device_id, ctx.batch_id, change["change_id"], change.get("client_time")
+            ctx.actor,
+            ctx.now,
+            ctx.device_id,
+            ctx.batch_id,
+            change["change_id"],
+            change.get("client_time"),
+            made_after=window.made_after,
+            made_before=window.made_before,
+            clock_suspect=window.suspect(change.get("client_time")),
         )
         record = write_version(
             ctx.store,

@@ -16,6 +16,7 @@ from typing import Any
 
 from sync.actors import COMMUNE, DISTRICT, Actor, Scope, resolve_scope
 from sync.changes import BatchContext, Validator, carry_out, plan_change, visible_record
+from sync.clocks import observed_offset, window_for
 from sync.conflicts import resolve_conflict
 from sync.decisions import decide_registration
 from sync.errors import BatchOwnerError, SyncError
@@ -63,20 +64,27 @@ def push_batch(
     user, ForbiddenError when the actor's unit is unknown. Refusals of single changes never
     raise: they become `rejected` results and are stored.
     """
+    if now.utcoffset() is None:
+        raise ValueError("the engine needs an aware `now`: version times are compared across zones")
     answered = store.get_batch(batch_id)
     if answered is not None:
         if answered.user_id != actor.user_id:
             raise BatchOwnerError("This batch_id was sent by another user.")
-        store.touch_device(device_id, actor.user_id, now)
+        store.touch_device(
+            device_id, actor.user_id, now, window_for(store.get_device(device_id), now).made_after
+        )
         return dict(answered.response)
     _prefetch(store, changes, actor)
-    ctx = BatchContext(store, actor, resolve_scope(store, actor), device_id, batch_id, now, validate)
+    window = window_for(store.get_device(device_id), now)
+    ctx = BatchContext(
+        store, actor, resolve_scope(store, actor), device_id, batch_id, now, validate, window=window
+    )
     results = [_apply(ctx, change) for change in changes]
     response: dict[str, Any] = {"batch_id": batch_id, "results": results}
     if sign is not None:
         response["receipt"] = dict(sign(response))
     store.save_batch(StoredBatch(batch_id, actor.user_id, device_id, now, response))
-    store.touch_device(device_id, actor.user_id, now)
+    store.touch_device(device_id, actor.user_id, now, window.made_after, observed_offset(changes, now))
     return response
 
 

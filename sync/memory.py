@@ -19,6 +19,7 @@ from sync.records import (
     AppliedChange,
     AuditEntry,
     Conflict,
+    DeviceSync,
     FeedEntry,
     Record,
     RejectedChange,
@@ -44,6 +45,7 @@ class MemoryStore:
         self.audit: list[AuditEntry] = []
         self.batches: dict[str, StoredBatch] = {}
         self.device_syncs: dict[str, datetime] = {}
+        self.devices: dict[str, DeviceSync] = {}
         self.user_syncs: dict[Any, datetime] = {}
 
     # -- units -----------------------------------------------------------------------------
@@ -180,8 +182,22 @@ class MemoryStore:
             raise ValueError(f"batch {batch.batch_id} exists")
         self.batches[batch.batch_id] = batch
 
-    def touch_device(self, device_id: str, user_id: Any, at: datetime) -> None:
+    def get_device(self, device_id: str) -> DeviceSync | None:
+        return self.devices.get(device_id)
+
+    def touch_device(
+        self,
+        device_id: str,
+        user_id: Any,
+        at: datetime,
+        window_start_at: datetime | None = None,
+        clock_offset_s: int | None = None,
+    ) -> None:
         self.device_syncs[device_id] = at
+        known = self.devices.get(device_id)
+        if clock_offset_s is None and known is not None:
+            clock_offset_s = known.clock_offset_s
+        self.devices[device_id] = DeviceSync(device_id, user_id, at, window_start_at, clock_offset_s)
         self.user_syncs[user_id] = at
 
 

@@ -270,6 +270,19 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class DeviceSync:
+    """What the server knows of a device's syncs: the last one, the sync before its current
+    session (`window_start_at`: its changes were made after it), and its clock's observed
+    offset from the server's (seconds, device minus server)."""
+
+    device_id: str
+    user_id: Any
+    last_sync_at: datetime | None
+    window_start_at: datetime | None = None
+    clock_offset_s: int | None = None
+
+
+@dataclass(frozen=True)
 class StoredBatch:
     """A push already answered: replaying its batch_id returns `response` unchanged."""
 

@@ -46,6 +46,7 @@ from sync.records import (
     AppliedChange,
     AuditEntry,
     Conflict,
+    DeviceSync,
     FeedEntry,
     Record,
     RejectedChange,
@@ -192,7 +193,20 @@ class Store(Protocol):
         """Remember a batch's response so a replay of its batch_id returns it unchanged."""
         ...
 
-    def touch_device(self, device_id: str, user_id: Any, at: datetime) -> None:
+    def get_device(self, device_id: str) -> DeviceSync | None:
+        """What is known of this device's syncs, or None for a device never seen."""
+        ...
+
+    def touch_device(
+        self,
+        device_id: str,
+        user_id: Any,
+        at: datetime,
+        window_start_at: datetime | None = None,
+        clock_offset_s: int | None = None,
+    ) -> None:
         """Record a successful sync of this device by this user at `at` (an aware datetime):
-        sets the device's and the user's last-sync time (used by `collaborator_silent`)."""
+        sets the device's and the user's last-sync time (used by `collaborator_silent`), the
+        start of the device's current session's window and its observed clock offset (None:
+        keep the one known)."""
         ...

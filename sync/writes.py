@@ -27,6 +27,9 @@ class WriteContext:
     batch_id: str | None = None
     change_id: str | None = None
     client_time: str | None = None
+    made_after: datetime | None = None
+    made_before: datetime | None = None
+    clock_suspect: bool = False
 
 
 def write_version(
@@ -76,6 +79,9 @@ def write_version(
             batch_id=context.batch_id,
             change_id=context.change_id,
             client_time=context.client_time,
+            made_after=context.made_after,
+            made_before=context.made_before or context.now,
+            clock_suspect=context.clock_suspect,
         )
     )
     return record

@@ -10,13 +10,13 @@ looks only at what existed before the day's end (``cutoff``), so a past day read
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import String, and_, case, cast, distinct, func, null, or_, select
 from sqlalchemy.orm import aliased
 
 from server.extensions import db
-from server.models import Conflict, RecordVersion, RejectedChange, SyncBatch, Unit, User
+from server.models import Conflict, Device, RecordVersion, RejectedChange, SyncBatch, Unit, User
 from server.scope import Scope
 from server.store.calendar import day_literal, day_of, days_between, json_text
 from sync.actors import COLLABORATOR
@@ -171,6 +171,7 @@ def list_activity(q: ActivityQuery) -> list[dict]:
     days_since = days_between(since, day_literal(q.as_of))
     query = (
         select(
+            people.c.user_id,
             people.c.username,
             people.c.display_name,
             people.c.unit_code.label("unit"),
@@ -190,4 +191,37 @@ def list_activity(q: ActivityQuery) -> list[dict]:
         .outerjoin(conflicts, conflicts.c.user_id == people.c.user_id)
         .order_by(days_since.desc(), people.c.username)
     )
-    return [dict(row._mapping) for row in db.session.execute(query)]
+    rows = [dict(row._mapping) for row in db.session.execute(query)]
+    devices = devices_of([row["user_id"] for row in rows], q.cutoff, q.from_history)
+    for row in rows:
+        row["devices"] = devices.get(row.pop("user_id"), [])
+    return rows
+
+
+def devices_of(user_ids: list[int], cutoff: datetime, from_history: bool) -> dict[int, list[dict]]:
+    """Each collaborator's devices with their last sync and observed clock offset, most
+    recently synced first. For a past day the last sync is the device's last batch before
+    the day's end (devices not seen by then are left out); the offset is the latest known."""
+    if not user_ids:
+        return {}
+    if from_history:
+        last = func.max(SyncBatch.received_at)
+        query = (
+            select(SyncBatch.user_id, SyncBatch.device_id, last.label("last_sync_at"), Device.clock_offset_s)
+            .outerjoin(Device, Device.id == SyncBatch.device_id)
+            .where(SyncBatch.user_id.in_(user_ids), SyncBatch.received_at < cutoff)
+            .group_by(SyncBatch.user_id, SyncBatch.device_id, Device.clock_offset_s)
+        )
+    else:
+        query = select(
+            Device.user_id, Device.id.label("device_id"), Device.last_sync_at, Device.clock_offset_s
+        ).where(Device.user_id.in_(user_ids))
+    found: dict[int, list[dict]] = {}
+    for user_id, device_id, last_sync_at, offset in db.session.execute(query):
+        found.setdefault(user_id, []).append(
+            {"device_id": device_id, "last_sync_at": last_sync_at, "clock_offset_s": offset}
+        )
+    never = datetime.min.replace(tzinfo=UTC)
+    for listed in found.values():
+        listed.sort(key=lambda d: d["last_sync_at"] or never, reverse=True)
+    return found

@@ -133,3 +133,16 @@ def verify_chain() -> tuple[Break | None, int, tuple[int, str] | None]:
 
     found = first_break(counted(), chain_count())
     return found, checked, chain_head()
+
+
+def histories(scope: Scope, entity: str, record_ids: list[str]) -> dict[str, list[AuditEntry]]:
+    """The trails of several records of one entity, oldest first, inside the scope."""
+    query = (
+        select(AuditEntry)
+        .where(scope.where(AuditEntry), AuditEntry.entity == entity, AuditEntry.record_id.in_(record_ids))
+        .order_by(AuditEntry.id)
+    )
+    found: dict[str, list[AuditEntry]] = {}
+    for entry in db.session.execute(query).scalars():
+        found.setdefault(entry.record_id, []).append(entry)
+    return found

@@ -39,6 +39,7 @@ from sync.records import (
     AppliedChange,
     AuditEntry,
     Conflict,
+    DeviceSync,
     EncodedData,
     FeedEntry,
     Record,
@@ -430,14 +431,31 @@ class SqlStore:
             )
         )
 
-    def touch_device(self, device_id: str, user_id: Any, at: datetime) -> None:
+    def get_device(self, device_id: str) -> DeviceSync | None:
+        row = db.session.get(Device, device_id)
+        if row is None:
+            return None
+        return DeviceSync(row.id, row.user_id, row.last_sync_at, row.window_start_at, row.clock_offset_s)
+
+    def touch_device(
+        self,
+        device_id: str,
+        user_id: Any,
+        at: datetime,
+        window_start_at: datetime | None = None,
+        clock_offset_s: int | None = None,
+    ) -> None:
         # An upsert: two first pushes of one new phone must not collide on its row.
-        record_store.upsert(
-            Device.__table__,
-            [{"id": device_id, "user_id": user_id, "first_seen_at": at, "last_sync_at": at}],
-            ["id"],
-            insert_only=("first_seen_at",),
-        )
+        row = {
+            "id": device_id,
+            "user_id": user_id,
+            "first_seen_at": at,
+            "last_sync_at": at,
+            "window_start_at": window_start_at,
+        }
+        if clock_offset_s is not None:
+            row["clock_offset_s"] = clock_offset_s
+        record_store.upsert(Device.__table__, [row], ["id"], insert_only=("first_seen_at",))
         db.session.execute(update(User).where(User.id == user_id).values(last_sync_at=at))
 
     # -- flush -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from server.web import blp
 from server.web.audit import list_history
 from server.web.language import t
 from server.web.sessions import page_actor, page_scope, page_user, require_page
+from server.web.timebounds import outside_window
 from sync.engine import decide_registration
 from sync.errors import (
     ConflictOpenError,
@@ -75,6 +76,11 @@ def registration(registration_id: str):
     record = find_in_scope(store, "registrations", registration_id)
     household = store.get_record("households", record.data["household_id"])
     history = list_history("registrations", record.id)
+    clock_flags = [
+        flag
+        for flag in [outside_window("registrations", record.id, record.data.get("signed_on"), history)]
+        if flag
+    ]
     holds = store.list_open_conflicts(held_keys("registrations", record.id, record.data))
     can_decide = not holds and any(
         may(page_user().role, move.act)
@@ -90,6 +96,7 @@ def registration(registration_id: str):
         collaborator=find_collaborator(history),
         history=history,
         can_decide=can_decide,
+        clock_flags=clock_flags,
         holds=holds if record.data.get("status") == "submitted" else [],
         photo_url=photo_url(record.id),
     )

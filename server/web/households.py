@@ -21,6 +21,7 @@ from server.web import blp
 from server.web.approvals import find_in_scope
 from server.web.language import t
 from server.web.sessions import page_scope, page_user, require_page
+from server.web.timebounds import flags_for
 from server.web.writes import change, push_from_page, read_batch_id
 from sync.lifecycles import (
     APPROVED,
@@ -111,6 +112,11 @@ def household(household_id: str):
     record = find_in_scope(store, "households", household_id)
     records = plan_store.list_household_records(record.id)
     payout_holds = payout_holds_of(store, record.id, records.get("payouts", []))
+    clock_flags = [
+        *flags_for("registrations", records.get("registrations", [])),
+        *flags_for("support_items", records.get("support_items", [])),
+        *flags_for("payouts", records.get("payouts", [])),
+    ]
     return render_template(
         "web/household.html",
         record=record,
@@ -125,6 +131,7 @@ def household(household_id: str):
         funding_sources=FUNDING_SOURCES,
         today=today(),
         payout_holds=payout_holds,
+        clock_flags=clock_flags,
     )
 
 

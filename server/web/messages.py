@@ -99,6 +99,11 @@ VI: dict[str, str] = {
     "decision.not_submitted": "Hồ sơ không còn ở trạng thái chờ duyệt.",
     "decision.held": "Chưa thể quyết định: đang có xung đột dữ liệu chưa giải quyết trên hồ sơ hoặc hộ này.",
     "hold.title": "Đang tạm giữ vì xung đột dữ liệu",
+    "clock.title": "Ngày tháng ngoài khoảng thời gian có thể ghi nhận",
+    "clock.flag": (
+        "{field} {value} nằm ngoài khoảng máy có thể đã ghi ({earliest} – {latest}); "
+        "máy {device}, giờ máy báo {client_time}."
+    ),
     "hold.registration": "Hồ sơ này chưa thể được quyết định cho đến khi xung đột sau được giải quyết:",
     "hold.payouts": (
         "Các khoản chi của hộ chưa thể được duyệt hoặc chi trả cho đến khi xung đột sau được giải quyết:"
@@ -375,6 +380,11 @@ EN: dict[str, str] = {
     "decision.not_submitted": "The form is no longer awaiting a decision.",
     "decision.held": "Not decided: a conflict is open on this form or its household.",
     "hold.title": "Held by a conflict",
+    "clock.title": "Dates outside the time they can have been recorded",
+    "clock.flag": (
+        "{field} {value} lies outside the window the phone can have recorded it in "
+        "({earliest} – {latest}); device {device}, its clock said {client_time}."
+    ),
     "hold.registration": "This form cannot be decided until this conflict is resolved:",
     "hold.payouts": (
         "The household's payouts cannot be approved or disbursed until this conflict is resolved:"
