@@ -15,14 +15,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from sync.errors import ConflictOpenError
+from sync.lifecycles import APPROVED, DECIDE, DISBURSED, REGISTRATION_LIFE
 from sync.records import HOUSEHOLDS, PAYOUTS, REGISTRATIONS
 from sync.store import Store
 
 #: Per entity, the statuses a record may not move into while a conflict is open on it or on
 #: its household.
 HELD_MOVES: Mapping[str, frozenset[str]] = {
-    REGISTRATIONS: frozenset({"approved", "rejected", "returned"}),
-    PAYOUTS: frozenset({"approved", "disbursed"}),
+    REGISTRATIONS: frozenset(move.target for move in REGISTRATION_LIFE.moves if move.act == DECIDE),
+    PAYOUTS: frozenset({APPROVED, DISBURSED}),
 }
 
 

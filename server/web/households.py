@@ -158,7 +158,7 @@ def desk_moves(entity: str, row: dict) -> list[dict]:
 
 def payout_holds_of(store: SqlStore, household_id: str, payouts: list[dict]) -> list:
     """The open conflicts holding the household's unpaid payouts (on it or on one of them)."""
-    waiting = [p for p in payouts if p.get("status") in ("pending", "approved")]
+    waiting = [p for p in payouts if p.get("status") in PAYOUT_LIFE.waiting]
     if not waiting:
         return []
     return store.list_open_conflicts([("households", household_id), *(("payouts", p["id"]) for p in waiting)])
