@@ -20,7 +20,7 @@ from marshmallow import RAISE
 from schemas.audit import AuditPage, AuditQuery
 from server.auth.current import current_scope, require_roles
 from server.clock import programme_zone, utcnow
-from server.exports import Column, render_table
+from server.exports import CSV_MIMETYPE, Column, render_table
 from server.pages import decode_cursor, encode_cursor
 from server.store import audit as store
 from sync.lifecycles import READ_AUDIT, roles_for
@@ -33,6 +33,13 @@ blp = Blueprint("audit_entries", __name__, url_prefix="/api/v1", description="Th
 class AuditTrail(MethodView):
     @blp.arguments(AuditQuery, location="query", unknown=RAISE)
     @blp.response(200, AuditPage)
+    @blp.alt_response(
+        200,
+        schema={"type": "string"},
+        content_type=CSV_MIMETYPE,
+        success=True,
+        description="format=csv: the entries, the chain head last",
+    )
     @require_roles(*roles_for(READ_AUDIT))
     def get(self, args):
         """The audit trail of the caller's units, oldest first, a page at a time (or, with
