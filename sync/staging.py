@@ -20,6 +20,7 @@ from sync.records import (
     AppliedChange,
     AuditEntry,
     Conflict,
+    DeviceSync,
     FeedEntry,
     Record,
     RejectedChange,
@@ -126,5 +127,23 @@ class StagedStore:
         self._batches[batch.batch_id] = batch
         self.writes.append(("save_batch", (batch,)))
 
-    def touch_device(self, device_id: str, user_id: Any, at: datetime) -> None:
-        self.writes.append(("touch_device", (device_id, user_id, at)))
+    def touch_device(
+        self,
+        device_id: str,
+        user_id: Any,
+        at: datetime,
+        window_start_at: datetime | None = None,
+        clock_offset_s: int | None = None,
+    ) -> None:
+        self.writes.append(("touch_device", (device_id, user_id, at, window_start_at, clock_offset_s)))
+
+    def get_device(self, device_id: str) -> DeviceSync | None:
+        return self.base.get_device(device_id)
+
+    def list_open_conflicts(self, records: Iterable[tuple[str, str]]) -> list[Conflict]:
+        keys = set(records)
+        found = {c.id: c for c in self.base.list_open_conflicts(keys)}
+        for conflict in self._conflicts.values():  # held: opened or resolved in this stage
+            if (conflict.entity, conflict.record_id) in keys:
+                found[conflict.id] = conflict
+        return sorted((c for c in found.values() if c.status == "open"), key=lambda c: (c.created_at, c.id))

@@ -131,7 +131,6 @@ def decide(registration_id: str):
         flash(t("decision.stale"), "error")
         return redirect(back)
     except ConflictOpenError:
-        db.session.rollback()
         flash(t("decision.held"), "error")
         return redirect(back)
     except InvalidTransitionError:
