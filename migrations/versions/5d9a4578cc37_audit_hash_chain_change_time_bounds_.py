@@ -1,7 +1,7 @@
 """audit hash chain, change time bounds, device clock offsets
 
 Revision ID: 5d9a4578cc37
-Revises: b7d41e0c9a55
+Revises: fad7acf40450
 Create Date: 2026-12-02 00:00:51.908476
 
 """
@@ -14,7 +14,7 @@ import server.models.types  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision = '5d9a4578cc37'
-down_revision = 'b7d41e0c9a55'
+down_revision = 'fad7acf40450'
 branch_labels = None
 depends_on = None
 
