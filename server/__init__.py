@@ -14,6 +14,7 @@ from server import bodies, compression, inputs
 from server.config import load_settings
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
+from server.proxies import TrustedProxies, parse_trusted_proxies
 from server.receipts.keys import load_receipt_key
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -48,6 +49,9 @@ def create_app(config: dict | None = None) -> Flask:
     # Bodies bounded per route and gzip-decoded before anything reads them; its before_request
     # is the first, so a refused body is refused before any parsing or authentication.
     bodies.init_app(app)
+    # Outermost: every layer below sees the client's address, never a forged one.
+    networks = parse_trusted_proxies(app.config["TRUSTED_PROXIES"])
+    app.wsgi_app = TrustedProxies(app.wsgi_app, networks)
     inputs.init_app(app)  # strict JSON bodies (UTF-8 out, no NaN, no NUL, bounded nesting)
     logging.basicConfig(level=logging.INFO)
 
@@ -65,6 +69,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_pages(app)
     register_odk_routes(app)
     register_error_handlers(app)  # after api.init_app: ours replace smorest's handlers
+    from server.auth.current import authorize_before_parsing
+
+    app.before_request(authorize_before_parsing)  # 401/403 before any argument is read
 
     from server.cli import register_commands
 

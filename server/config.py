@@ -34,6 +34,7 @@ DEFAULTS = {
     "COMPRESS_BR_LEVEL": 4,
     "COMPRESS_LEVEL": 6,  # gzip
     "ODK_PROJECT_NAME": "Đăng ký thoát nghèo bền vững - Quảng Nam",  # the one ODK project
+    "TRUSTED_PROXIES": "",  # addresses/networks whose X-Forwarded-For is believed (server/proxies.py)
 }
 INT_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 
 from server.auth import tokens
 from server.errors import APIError
@@ -58,20 +58,52 @@ def current_scope() -> Scope:
     return scope
 
 
+def authorize(roles: tuple[str, ...]) -> User:
+    """The signed-in user, refused (403) unless of one of ``roles`` (none = any role)."""
+    user = current_user()
+    if roles and user.role not in roles:
+        raise APIError("forbidden")
+    return user
+
+
 def require_roles(*roles: str):
-    """Authenticate, then refuse (403) a role not in ``roles``; no roles = any signed-in user."""
+    """Authenticate, then refuse (403) a role not in ``roles``; no roles = any signed-in user.
+
+    The roles are also kept on the view (``required_roles``), so ``authorize_before_parsing``
+    can run the same check before flask-smorest reads the arguments.
+    """
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            user = current_user()
-            if roles and user.role not in roles:
-                raise APIError("forbidden")
+            authorize(roles)
             return view(*args, **kwargs)
 
+        wrapper.required_roles = roles
         return wrapper
 
     return decorator
+
+
+def authorize_before_parsing() -> None:
+    """Run a view's ``require_roles`` check before anything reads the request.
+
+    ``@blp.arguments`` wraps the view from outside, so without this an anonymous caller's bad
+    body was answered 422 with the schema's field names before the view could say 401. Each
+    decorator copies the one below's ``__dict__`` (``functools.wraps``), so the marker set by
+    ``require_roles`` is visible on the outermost function. An app-wide ``before_request``:
+    it runs before every blueprint's own (the push size check reads the body).
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        method = request.method.lower()
+        view = getattr(view_class, method, None) or (
+            getattr(view_class, "get", None) if method == "head" else None
+        )
+    roles = getattr(view, "required_roles", None)
+    if roles is not None:
+        authorize(roles)
 
 
 def requested_unit(code: str | None) -> Scope | None:

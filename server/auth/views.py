@@ -19,7 +19,13 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accoun
 
 
 def client_address() -> str:
-    # Behind a proxy, gunicorn's --forwarded-allow-ips makes remote_addr the real client.
+    """The client's address, as throttling counts it.
+
+    gunicorn does not rewrite ``REMOTE_ADDR`` from ``X-Forwarded-For`` (its
+    ``--forwarded-allow-ips`` only concerns the scheme): behind nginx this is the client's
+    address only because ``server.proxies`` applies the header of a ``TRUSTED_PROXIES`` peer,
+    and ignores it from anyone else.
+    """
     return request.remote_addr or "unknown"
 
 

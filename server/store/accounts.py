@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
@@ -40,35 +41,38 @@ def create_user(
     return user
 
 
-def count_recent_failures(
-    now: datetime, window_s: int, username: str | None = None, address: str | None = None
-) -> int:
-    q = (
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.at > now - timedelta(seconds=window_s))
-    )
-    if username is not None:
-        q = q.where(LoginFailure.username == username)
-    if address is not None:
-        q = q.where(LoginFailure.address == address)
-    return db.session.execute(q).scalar_one()
+@dataclass(frozen=True)
+class RecentFailures:
+    """A username's failed logins since some moment: everywhere, and from one address."""
+
+    user_count: int
+    user_latest: datetime | None
+    pair_count: int
+    pair_oldest: datetime | None
 
 
-def oldest_recent_failure(now: datetime, window_s: int, username: str, address: str) -> datetime | None:
-    since = now - timedelta(seconds=window_s)
-    q = select(func.min(LoginFailure.at)).where(
-        LoginFailure.at > since, (LoginFailure.username == username) | (LoginFailure.address == address)
-    )
-    return db.session.execute(q).scalar_one()
+def summarise_recent_failures(username: str, address: str, since: datetime) -> RecentFailures:
+    """One indexed read (username, at): the counts and times the throttle needs."""
+    from_address = LoginFailure.address == address
+    q = select(
+        func.count(),
+        func.max(LoginFailure.at),
+        func.count().filter(from_address),
+        func.min(LoginFailure.at).filter(from_address),
+    ).where(LoginFailure.username == username[:80], LoginFailure.at > since)
+    user_count, user_latest, pair_count, pair_oldest = db.session.execute(q).one()
+    return RecentFailures(user_count, user_latest, pair_count, pair_oldest)
 
 
 def record_failure(username: str, address: str, now: datetime) -> None:
     db.session.add(LoginFailure(username=username[:80], address=address[:64], at=now))
 
 
-def clear_failures(username: str) -> None:
-    db.session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+def clear_failures(username: str, address: str) -> None:
+    """Forget a username's failures from one address (after a success from there)."""
+    db.session.execute(
+        delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address[:64])
+    )
 
 
 def create_refresh_token(
