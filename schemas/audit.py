@@ -36,7 +36,7 @@ class AuditQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    entity = fields.String(load_default=None, validate=validate.OneOf(ENTITIES))
+    entity = fields.String(load_default=None, validate=validate.OneOf((*ENTITIES, "users")))
     id = fields.String(load_default=None, validate=validate.Length(min=1, max=120))
     actor = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
     since = Since(load_default=None, metadata={"description": "Entries at or after this time (or day)."})
@@ -57,7 +57,13 @@ class AuditEntryOut(Schema):
     batch_id = fields.String(allow_none=True)
     change_id = fields.String(allow_none=True)
     client_time = fields.String(allow_none=True, metadata={"description": "The device's clock, as sent."})
-    action = fields.String(required=True, metadata={"description": "create, update, delete, decide, resolve"})
+    action = fields.String(
+        required=True,
+        metadata={
+            "description": "create, update, delete, decide, resolve; for users also set_role, "
+            "deactivate, reactivate, change_password, reset_password"
+        },
+    )
     entity = fields.String(required=True)
     record_id = fields.String(required=True)
     version = fields.Integer(allow_none=True)

@@ -1,4 +1,4 @@
-"""Administrative units, quotas and users as the API shows them."""
+"""Administrative units and quotas as the API shows them."""
 
 from marshmallow import Schema, fields
 
@@ -14,12 +14,3 @@ class UnitOut(Schema):
 
 class UnitQuery(Schema):
     level = fields.String()
-
-
-class UserOut(Schema):
-    username = fields.String()
-    display_name = fields.String(allow_none=True)
-    role = fields.String()
-    unit = fields.String(attribute="unit_code")
-    active = fields.Boolean()
-    last_sync_at = fields.DateTime(allow_none=True)

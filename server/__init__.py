@@ -93,9 +93,10 @@ def register_blueprints(api: Api) -> None:
     from server.receipts.views import blp as receipts
     from server.reports.views import blp as reports
     from server.units.views import blp as units
+    from server.users.views import blp as users
 
     blueprints = (auth, units, changes, conflicts, decisions, delays, entities, audit, collaborators, reports)
-    for blueprint in (*blueprints, device_tokens, receipts):
+    for blueprint in (*blueprints, users, device_tokens, receipts):
         api.register_blueprint(blueprint)
 
 

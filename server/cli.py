@@ -1,4 +1,5 @@
-"""Setup commands: ``flask --app wsgi init-db | load-units | load-quotas | create-user | demo``.
+"""Setup commands: ``flask --app wsgi init-db | load-units | load-quotas | create-user | demo``,
+and the accounts' ``set-password | deactivate-user | set-role``.
 
 ``backup`` and ``restore`` live in ``server/backup.py``.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -14,11 +16,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from server.auth.passwords import hash_password
-from server.clock import utcnow
+from server.auth import accounts
 from server.extensions import db
 from server.loaders import LoadError, parse_quotas, parse_units
-from server.models import ROLES, Unit
+from server.models import ROLES, User
 from server.store import accounts as account_store
 from server.store import units as unit_store
 
@@ -26,7 +27,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def register_commands(app: Flask) -> None:
-    for command in (init_db, load_units, load_quotas, create_user):
+    for command in (init_db, load_units, load_quotas, create_user, set_password, deactivate_user, set_role):
         app.cli.add_command(command)
     from server.backup import backup, restore
     from server.demo import demo
@@ -97,27 +98,35 @@ def load_quotas(file: str) -> None:
 
 def add_user(username: str, role: str, unit_code: str, password: str, display_name: str | None = None):
     """Create a user after checking role, unit and password; raises ClickException."""
-    if role not in ROLES:
-        raise click.ClickException(f"role must be one of {', '.join(ROLES)}")
-    unit = db.session.get(Unit, unit_code)
-    if unit is None:
-        raise click.ClickException(f"unit {unit_code} does not exist (load-units first)")
-    if role == "collaborator" or role == "commune_official":
-        if unit.level != "commune":
-            raise click.ClickException(f"a {role} belongs to a commune, and {unit_code} is a {unit.level}")
-    elif role == "district_officer" and unit.level != "district":
-        raise click.ClickException(
-            f"a district_officer belongs to a district, and {unit_code} is a {unit.level}"
+    with refusals_as_click_errors():
+        return accounts.create_account(
+            accounts.COMMAND_LINE, username, role, unit_code, password, display_name
         )
-    elif role == "supervisor" and unit.level != "province":
-        raise click.ClickException("a supervisor belongs to the province")
-    if account_store.get_user_by_username(username) is not None:
-        raise click.ClickException(f"user {username} already exists")
-    if len(password) < 8:
-        raise click.ClickException("the password must have at least 8 characters")
-    return account_store.create_user(
-        username, role, unit_code, hash_password(password), utcnow(), display_name
-    )
+
+
+@contextmanager
+def refusals_as_click_errors():
+    try:
+        yield
+    except accounts.AccountRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def read_password() -> str:
+    """A password from standard input: asked twice on a terminal, else one line."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise click.ClickException("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def existing_user(username: str) -> User:
+    user = account_store.get_user_by_username(username)
+    if user is None:
+        raise click.ClickException(f"user {username} does not exist")
+    return user
 
 
 @click.command("create-user")
@@ -128,12 +137,46 @@ def add_user(username: str, role: str, unit_code: str, password: str, display_na
 @click.option("--name", "display_name", default=None, help="full name shown in pages and reports")
 def create_user(username: str, role: str, unit_code: str, display_name: str | None) -> None:
     """Create a user; the password is read from standard input (never an argument)."""
-    if sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat password: ") != password:
-            raise click.ClickException("the passwords differ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    add_user(username, role, unit_code, password, display_name)
+    add_user(username, role, unit_code, read_password(), display_name)
     db.session.commit()
     click.echo(f"created {role} {username} in unit {unit_code}")
+
+
+@click.command("set-password")
+@with_appcontext
+@click.argument("username")
+def set_password(username: str) -> None:
+    """Reset a user's password, read from standard input; every token and session ends."""
+    user = existing_user(username)
+    with refusals_as_click_errors():
+        accounts.set_password(accounts.COMMAND_LINE, user, read_password())
+    db.session.commit()
+    click.echo(f"password of {username} set; every token and page session issued before is ended")
+
+
+@click.command("deactivate-user")
+@with_appcontext
+@click.argument("username")
+@click.option("--reactivate", is_flag=True, help="let the user log in again instead")
+def deactivate_user(username: str, reactivate: bool) -> None:
+    """Stop a user logging in; every token and session ends (device keys: revoke them too)."""
+    user = existing_user(username)
+    changed = accounts.set_active(accounts.COMMAND_LINE, user, reactivate)
+    db.session.commit()
+    state = "active" if reactivate else "deactivated"
+    click.echo(f"{username} {state}" if changed else f"{username} was already {state}")
+
+
+@click.command("set-role")
+@with_appcontext
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--unit", "unit_code", default=None, help="the new unit's code (default: the current one)")
+def set_role(username: str, role: str, unit_code: str | None) -> None:
+    """Give a user another role (and unit); every token and session issued before ends."""
+    user = existing_user(username)
+    with refusals_as_click_errors():
+        changed = accounts.set_role(accounts.COMMAND_LINE, user, role, unit_code)
+    db.session.commit()
+    where = unit_code or user.unit_code
+    click.echo(f"{username} is {role} in unit {where}" if changed else f"{username} already was")

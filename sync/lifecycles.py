@@ -52,6 +52,8 @@ READ_AUDIT = "read_audit"  # GET /api/v1/audit, the delay audit, the collaborato
 READ_AUDIT_PAGE = "read_audit_page"  # the web audit trail
 MANAGE_UNITS = "manage_units"  # load units and quotas through the API
 MANAGE_DEVICES = "manage_devices"  # ODK device tokens
+READ_ACCOUNTS = "read_accounts"  # GET /api/v1/users
+MANAGE_ACCOUNTS = "manage_accounts"  # create, re-role, deactivate users, reset passwords
 
 FIELD_STAFF = frozenset({COLLABORATOR, COMMUNE_OFFICIAL})
 _DISTRICT = frozenset({DISTRICT_OFFICER, ADMIN})
@@ -77,6 +79,8 @@ RIGHTS: Mapping[str, frozenset[str]] = {
     READ_AUDIT_PAGE: frozenset({DISTRICT_OFFICER, SUPERVISOR, ADMIN}),
     MANAGE_UNITS: frozenset({SUPERVISOR, ADMIN}),
     MANAGE_DEVICES: frozenset({ADMIN}),
+    READ_ACCOUNTS: frozenset({SUPERVISOR, ADMIN}),
+    MANAGE_ACCOUNTS: frozenset({ADMIN}),
 }
 
 #: The act that writes each entity through a push (create, edit, delete).

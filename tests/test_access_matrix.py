@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.factories import household, payout, put, registration, support_item
 from tests.phones import Phone
 
@@ -144,6 +145,14 @@ def audit_path(w: World, place: str) -> str:
     return f"/api/v1/audit?entity=households&id={w.records[place]['households']}"
 
 
+USER_RULE = "/api/v1/users/<string(maxlength=80):username>"
+
+
+def user_path(w: World, place: str) -> str:
+    """A user of its own for each request: a reset must not end the world's logins."""
+    return f"/api/v1/users/{w.auth.user('collaborator')}"
+
+
 ENTITIES = ("households", "registrations", "support_items", "payouts")
 AUDITORS = ("commune_official", "district_officer", "supervisor", "admin")
 REPORT_READERS = ("district_officer", "supervisor", "admin")
@@ -183,6 +192,45 @@ ROUTES: list[Route] = [
     Route("logout", "POST", "/api/v1/auth/logout", "/api/v1/auth/logout", ok=204, body={}),
     Route("units", "GET", "/api/v1/units", "/api/v1/units"),
     Route("users", "GET", "/api/v1/users", "/api/v1/users", allowed=PROVINCE_WIDE),
+    Route(
+        "create user",
+        "POST",
+        "/api/v1/users",
+        "/api/v1/users",
+        allowed=("admin",),
+        ok=201,
+        body=lambda w, p: {
+            "username": f"new-{uuid.uuid4().hex[:8]}",
+            "role": "collaborator",
+            "unit": INSIDE,
+            "password": "a new password",
+        },
+    ),
+    Route("read user", "GET", USER_RULE, user_path, allowed=PROVINCE_WIDE),
+    Route(
+        "change user",
+        "PATCH",
+        USER_RULE,
+        user_path,
+        allowed=("admin",),
+        body={"display_name": "Hồ Thị Mới"},
+    ),
+    Route(
+        "reset password",
+        "POST",
+        USER_RULE + "/password",
+        lambda w, p: user_path(w, p) + "/password",
+        allowed=("admin",),
+        ok=204,
+        body={"password": "a new password"},
+    ),
+    Route(
+        "own password",
+        "POST",
+        "/api/v1/auth/password",
+        "/api/v1/auth/password",
+        body={"current_password": PASSWORD, "new_password": "a new password"},
+    ),
     Route(
         "push",
         "POST",
@@ -465,6 +513,8 @@ WEB_PAGES = {  # page -> roles that may open it
     "/web/downloads/exit-registrations?year=2020": ("district_officer", "supervisor", "admin"),
     "/web/downloads/payouts?year=2020": ("district_officer", "supervisor", "admin"),
     "/web/downloads/delays?as_of=2020-10-01": ("district_officer", "supervisor", "admin"),
+    "/web/users": ("admin",),
+    "/web/password": SIGNED_IN,
 }
 WEB_RECORD_PAGES = {
     "/web/households/{households}": ("commune_official", "district_officer", "supervisor", "admin"),
@@ -533,6 +583,9 @@ EXEMPT = {
     "/web/payouts/<payout_id>/<action>": "CSRF-protected form post (tests/web)",
     "/web/support-items/<item_id>/<action>": "CSRF-protected form post (tests/web)",
     "/web/registrations/<registration_id>/photo": "an attachment of a registration page (tests/web)",
+    "/web/users/<username>/role": "CSRF-protected admin form post (tests/web/test_web_users.py)",
+    "/web/users/<username>/active": "CSRF-protected admin form post (tests/web/test_web_users.py)",
+    "/web/users/<username>/password": "CSRF-protected admin form post (tests/web/test_web_users.py)",
     "/v1/sessions": "open to all: ODK Central's login (tests/odk)",
     "/app": "a redirect to the offline app's shell",
     "/app/": "the offline app's shell page: no data, the same for everyone (tests/app)",

@@ -7,11 +7,14 @@ from functools import wraps
 from flask import current_app, g, request
 
 from server.auth import tokens
+from server.auth.standing import standing_user
 from server.errors import APIError
 from server.models import User
 from server.scope import Scope
 from server.store import accounts as store
 from server.store import units as unit_store
+
+ENDED = "The account is disabled, or its password or role changed since this token was issued; log in again."
 
 
 def bearer_token() -> str | None:
@@ -24,11 +27,12 @@ def authenticate_bearer(token: str, token_types: tuple[str, ...] = ("access",)) 
     """The active user behind an access token (or another of ``token_types``); 401 otherwise."""
     claims = tokens.decode(token, token_types)
     try:
-        user = store.get_user_by_id(int(claims["sub"]))
-    except ValueError as exc:
+        user_id, generation = int(claims["sub"]), int(claims.get("gen", 0))
+    except (TypeError, ValueError) as exc:
         raise APIError("unauthorized", "The token is not valid.") from exc
-    if user is None or not user.active:
-        raise APIError("unauthorized", "The account is disabled.")
+    user = standing_user(user_id, generation)
+    if user is None:
+        raise APIError("unauthorized", ENDED)
     if store.is_family_revoked(claims.get("fam", "")):
         raise APIError("unauthorized", "This session was revoked; log in again.")
     g.token_claims = claims

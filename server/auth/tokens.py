@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import jwt
 from flask import current_app
 
+from server.auth.standing import standing_user
 from server.errors import APIError
 from server.models import User
 from server.store import accounts as store
@@ -51,6 +52,7 @@ def issue_pair(user: User, now: datetime, family_id: str | None = None) -> dict:
         "sub": str(user.id),
         "role": user.role,
         "unit": user.unit_code,
+        "gen": user.token_generation,
         "fam": family_id,
         "iat": int(now.timestamp()),
     }
@@ -88,9 +90,15 @@ def rotate(refresh_token: str, now: datetime) -> dict:
             "This refresh token was already used; the session is revoked.",
             details={"revoked": True},
         )
-    user = store.get_user_by_id(row.user_id)
-    if user is None or not user.active:
-        raise APIError("unauthorized", "The account is disabled.")
+    user = standing_user(row.user_id, int(claims.get("gen", 0)))
+    if user is None:
+        # Deactivated, or a password or role changed since this login: it ends here.
+        store.revoke_family(row.family_id, now)
+        raise APIError(
+            "unauthorized",
+            "The account is disabled, or its password or role changed since this login; log in again.",
+            details={"revoked": True},
+        )
     return issue_pair(user, now, row.family_id)
 
 
@@ -108,6 +116,7 @@ def issue_session_token(user: User, now: datetime) -> tuple[str, datetime]:
             "sub": str(user.id),
             "role": user.role,
             "unit": user.unit_code,
+            "gen": user.token_generation,
             "fam": uuid.uuid4().hex,
             "iat": int(now.timestamp()),
             "typ": "session",

@@ -7,7 +7,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemas.auth import LogoutRequest, Me, RefreshRequest, TokenPair, TokenRequest
-from server.auth import tokens
+from schemas.users import PasswordChange
+from server.auth import accounts, tokens
 from server.auth.current import current_user, require_roles
 from server.auth.logins import authenticate_password
 from server.clock import utcnow
@@ -74,6 +75,32 @@ class Logout(MethodView):
         current_user()
         store.revoke_family(g.token_claims["fam"], utcnow())
         db.session.commit()
+
+
+@blp.route("/password")
+class OwnPassword(MethodView):
+    @blp.arguments(PasswordChange)
+    @blp.response(200, TokenPair)
+    @blp.alt_response(401, description="invalid_credentials: the current password is wrong")
+    @blp.alt_response(422, description="validation_error: a new password shorter than 8 characters")
+    @blp.alt_response(429, description="too_many_requests")
+    @require_roles()
+    def post(self, body):
+        """Change your own password. Every token and page session issued before ends, this
+        one too; the answer is a new login (a fresh access and refresh token)."""
+        user, now = current_user(), utcnow()
+        try:
+            # The current password is a login: wrong guesses are throttled like any other.
+            authenticate_password(user.username, body["current_password"], client_address(), now)
+        except APIError:
+            db.session.commit()
+            raise
+        accounts.set_password(
+            accounts.Operator(user.username, user.id, "api"), user, body["new_password"], own=True
+        )
+        pair = tokens.issue_pair(user, now)
+        db.session.commit()
+        return pair
 
 
 @blp.route("/me")

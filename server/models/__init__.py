@@ -1,6 +1,6 @@
 """All tables. Import this package so Alembic and ``db.create_all`` see every model."""
 
-from server.models.accounts import ROLES, Device, DeviceToken, LoginFailure, RefreshToken, User
+from server.models.accounts import ROLES, Device, DeviceToken, LoginFailure, RefreshToken, User, WebSession
 from server.models.odk import OdkAttachment, OdkComment, OdkInstance, OdkSubmission
 from server.models.records import ENTITY_MODELS, Household, Payout, Registration, SupportItem
 from server.models.sync import (
@@ -27,6 +27,7 @@ __all__ = [
     "Device",
     "DeviceToken",
     "LoginFailure",
+    "WebSession",
     "RefreshToken",
     "Household",
     "Registration",

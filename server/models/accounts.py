@@ -24,6 +24,9 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Every token and page session carries the generation it was issued under; a password
+    # change or reset, a new role or unit, a deactivation bumps it, ending all of them.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Device(db.Model):
@@ -69,6 +72,22 @@ class LoginFailure(db.Model):
     username: Mapped[str] = mapped_column(String(80))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebSession(db.Model):
+    """A signed-in page session. The cookie holds a random key; only its SHA-256 is kept here.
+
+    Server-side so that logging out ends it for every copy of the cookie, in every worker.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DeviceToken(db.Model):

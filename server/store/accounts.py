@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from server.extensions import db
-from server.models import Device, DeviceToken, LoginFailure, RefreshToken, User
+from server.models import Device, DeviceToken, LoginFailure, RefreshToken, User, WebSession
 
 
 def get_user_by_username(username: str) -> User | None:
@@ -166,3 +166,56 @@ def revoke_device_token(token_id: int, now: datetime) -> None:
 def get_first_account_time() -> datetime | None:
     """When the first account was made: the programme's start on this server."""
     return db.session.execute(select(func.min(User.created_at))).scalar_one()
+
+
+def bump_token_generation(user: User) -> int:
+    """End every credential issued to ``user`` so far; returns the new generation.
+
+    One conditional-free UPDATE in the database (``+ 1`` there, not in Python), so two
+    workers changing the same account at once both end what came before.
+    """
+    db.session.execute(
+        update(User).where(User.id == user.id).values(token_generation=User.token_generation + 1)
+    )
+    db.session.refresh(user, ["token_generation"])
+    return user.token_generation
+
+
+def update_user(user: User, **values) -> None:
+    """Set columns of ``user`` (role, unit_code, active, display_name, password_hash)."""
+    for name, value in values.items():
+        setattr(user, name, value)
+    db.session.flush()
+
+
+def create_web_session(key_hash: str, user: User, now: datetime, expires_at: datetime) -> None:
+    db.session.add(
+        WebSession(
+            id=key_hash,
+            user_id=user.id,
+            generation=user.token_generation,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def get_live_web_session(key_hash: str, now: datetime) -> WebSession | None:
+    """The page session with this key hash, unless it was ended or has expired."""
+    q = select(WebSession).where(
+        WebSession.id == key_hash, WebSession.ended_at.is_(None), WebSession.expires_at > now
+    )
+    return db.session.execute(q).scalar_one_or_none()
+
+
+def end_web_session(key_hash: str, now: datetime) -> None:
+    db.session.execute(
+        update(WebSession)
+        .where(WebSession.id == key_hash, WebSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def delete_expired_web_sessions(now: datetime) -> None:
+    """Sessions past their end serve no check any more (each login sweeps them)."""
+    db.session.execute(delete(WebSession).where(WebSession.expires_at < now))

@@ -146,3 +146,35 @@ def histories(scope: Scope, entity: str, record_ids: list[str]) -> dict[str, lis
     for entry in db.session.execute(query).scalars():
         found.setdefault(entry.record_id, []).append(entry)
     return found
+def append_account_entry(
+    *,
+    at: datetime,
+    actor: str,
+    actor_id: int | None,
+    device_id: str | None,
+    action: str,
+    username: str,
+    before: dict,
+    after: dict,
+    place: tuple[str | None, str | None],
+) -> None:
+    """One entry of an account's trail (``entity`` ``users``, ``record_id`` the username).
+
+    ``place`` is the account's (commune_code, district_code), so the audit is scoped for
+    accounts as it is for records: a district's auditors see their district's users.
+    """
+    db.session.add(
+        AuditEntry(
+            at=at,
+            actor=actor[:80],
+            user_id=actor_id,
+            device_id=device_id,
+            action=action,
+            entity="users",
+            record_id=username,
+            before=before,
+            after=after,
+            commune_code=place[0],
+            district_code=place[1],
+        )
+    )

@@ -71,6 +71,7 @@ def init_app(app: Flask) -> None:
         downloads,
         households,
         photos,
+        users,
     )
 
     configure_cookies(app)

@@ -53,14 +53,16 @@ def login():
             message, status = t("login.invalid"), 401
         page = render_template("web/login.html", next=target, error=message, username=username)
         return page, status, refusal.headers
-    db.session.commit()
     sign_in(user)
+    db.session.commit()
     return redirect(target or url_for("pages.home"))
 
 
 @blp.route("/logout", methods=["POST"])
 def logout():
+    """End the session on the server: a copy of the cookie is refused from now on."""
     sign_out()
+    db.session.commit()
     flash(t("login.done"))
     return redirect(url_for("pages.login"))
 

@@ -1,8 +1,11 @@
-"""Who is looking at a page: the signed session cookie, role checks, and the CSRF token.
+"""Who is looking at a page: the page session, role checks, and the CSRF token.
 
-The pages keep their login in Flask's session cookie (signed with SECRET_KEY; HttpOnly,
-SameSite=Lax, Secure in production - see ``configure_cookies``). The JSON API never reads
-it: /api/v1 stays Bearer-only, so a cookie can never authorise an API write.
+A login starts a session kept in the database (``web_sessions``): Flask's signed cookie
+(HttpOnly, SameSite=Lax, Secure in production - see ``configure_cookies``) carries only its
+random key. Logging out ends the row, so a copy of the cookie taken before is refused after,
+by every worker; a password, role or unit change ends it too (``server.auth.standing``).
+The JSON API never reads the cookie: /api/v1 stays Bearer-only, so a cookie can never
+authorise an API write.
 
 CSRF: every session carries a random token; every form posts it back and ``check_csrf``
 refuses a POST whose token is missing or different (400 ``csrf_failed``). It is twenty lines
@@ -23,6 +26,8 @@ from functools import wraps
 from flask import Flask, abort, g, redirect, request, session, url_for
 
 from server.auth.current import scope_of
+from server.auth.standing import standing_user
+from server.clock import utcnow
 from server.errors import APIError
 from server.models import User
 from server.scope import Scope
@@ -41,33 +46,40 @@ def configure_cookies(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
 
 
-def password_marker(user: User) -> str:
-    """A fingerprint of the password hash: a changed password ends every open page session."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+def session_key_hash(key: str) -> str:
+    """What is kept of a session's key: its SHA-256 (the key is random, not a password)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def sign_in(user: User) -> None:
-    """Start a fresh session for ``user`` (a new CSRF token too)."""
+    """Start a fresh session for ``user`` (a new key, a new CSRF token); the caller commits."""
+    now = utcnow()
+    account_store.delete_expired_web_sessions(now)
+    key = secrets.token_urlsafe(32)
+    account_store.create_web_session(session_key_hash(key), user, now, now + timedelta(hours=SESSION_HOURS))
     session.clear()
     session.permanent = True
-    session["uid"] = user.id
-    session["pw"] = password_marker(user)
+    session["sid"] = key
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
 def sign_out() -> None:
+    """End this session on the server, for every copy of its cookie; the caller commits."""
+    key = session.get("sid")
+    if isinstance(key, str):
+        account_store.end_web_session(session_key_hash(key), utcnow())
     session.clear()
 
 
 def page_user() -> User | None:
-    """The signed-in, still active user of this page request, or None."""
+    """The user of this page request's live session, if it still stands, or None."""
     if "page_user" not in g:
         user = None
-        uid = session.get("uid")
-        if isinstance(uid, int):
-            found = account_store.get_user_by_id(uid)
-            if found is not None and found.active and session.get("pw") == password_marker(found):
-                user = found
+        key = session.get("sid")
+        if isinstance(key, str):
+            row = account_store.get_live_web_session(session_key_hash(key), utcnow())
+            if row is not None:
+                user = standing_user(row.user_id, row.generation)
         g.page_user = user
     return g.page_user
 

@@ -131,16 +131,10 @@ def test_logging_out_ends_the_page_session(app, auth):
     assert official.get("/web/approvals").status_code == 302
 
 
-def test_a_changed_password_ends_open_page_sessions(app, auth):
-    from server.auth.passwords import hash_password
-    from server.extensions import db
-    from server.store import accounts
-
+def test_a_changed_password_ends_open_page_sessions(app, auth, runner):
     name = auth.user("commune_official")
     official = PageSession(app, name)
-    with app.app_context():
-        accounts.get_user_by_username(name).password_hash = hash_password("a new password")
-        db.session.commit()
+    assert runner.invoke(args=["set-password", name], input="a new password\n").exit_code == 0
     assert official.get("/web/approvals").status_code == 302
 
 
