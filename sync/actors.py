@@ -55,6 +55,16 @@ class Scope:
             return district_code == self.code
         return district_code in self.district_codes
 
+    def covers_unit(self, code: str, level: str, parent_code: str | None) -> bool:
+        """Is the unit ``code`` (itself of ``level``, below ``parent_code``) inside the scope?"""
+        if level == PROVINCE:
+            return self.level == PROVINCE and code == self.code
+        if level == DISTRICT:
+            return (self.level == PROVINCE and parent_code == self.code) or (
+                self.level == DISTRICT and code == self.code
+            )
+        return self.covers(code, parent_code)
+
 
 class UnitLookup(Protocol):
     """The part of the store that scope resolution needs (see sync.store.Store)."""
@@ -69,6 +79,11 @@ def resolve_scope(units: UnitLookup, actor: Actor) -> Scope:
     unit = units.get_unit(actor.unit_code)
     if unit is None:
         raise ForbiddenError(f"Unit {actor.unit_code} of user {actor.username} is unknown.")
+    return scope_of_unit(units, unit)
+
+
+def scope_of_unit(units: UnitLookup, unit: Any) -> Scope:
+    """The scope of everything in ``unit`` (a user's own, or a ``?unit=`` narrowing)."""
     if unit.level == PROVINCE:
         districts = frozenset(child.code for child in units.list_child_units(unit.code))
         return Scope(PROVINCE, unit.code, districts)

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.extensions import db
-from server.scope import Scope
 from server.store import delays as store
 from server.store import records
 from server.store.calendar import end_of_day
 from sync import delays as rules
+from sync.actors import Scope
 from tests import factories as f
 
 ZONE = "Asia/Ho_Chi_Minh"

@@ -10,9 +10,10 @@ from server.auth import tokens
 from server.auth.standing import standing_user
 from server.errors import APIError
 from server.models import User
-from server.scope import Scope
 from server.store import accounts as store
 from server.store import units as unit_store
+from sync.actors import Actor, Scope, resolve_scope, scope_of_unit
+from sync.errors import ForbiddenError
 
 ENDED = "The account is disabled, or its password or role changed since this token was issued; log in again."
 
@@ -50,16 +51,26 @@ def current_user() -> User:
     return user
 
 
-def scope_of(user: User) -> Scope:
-    unit = unit_store.get_unit(user.unit_code)
-    return Scope(level=unit.level if unit else "commune", unit_code=user.unit_code)
+def actor_and_scope(user: User) -> tuple[Actor, Scope]:
+    """The engine's actor for ``user`` and the units it sees: the one place either is made.
+
+    The API, the pages, ODK intake and review all come here, so a user whose unit is unknown
+    (deleted from the units table) is refused the same way everywhere: 403 ``forbidden``.
+    Cached on ``g`` for the request.
+    """
+    cache = g.setdefault("actors", {})
+    if user.id not in cache:
+        actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+        try:
+            cache[user.id] = actor, resolve_scope(unit_store, actor)
+        except ForbiddenError as exc:
+            raise APIError("forbidden", f"{exc} Ask an admin to place your account in a unit.") from exc
+    return cache[user.id]
 
 
 def current_scope() -> Scope:
-    scope = getattr(g, "scope", None)
-    if scope is None:
-        scope = g.scope = scope_of(current_user())
-    return scope
+    """The units the Bearer token's user sees."""
+    return actor_and_scope(current_user())[1]
 
 
 def authorize(roles: tuple[str, ...]) -> User:
@@ -117,7 +128,12 @@ def requested_unit(code: str | None) -> Scope | None:
     """
     if code is None:
         return None
+    return unit_within(current_scope(), code)
+
+
+def unit_within(scope: Scope, code: str) -> Scope:
+    """The scope of unit ``code``, which must lie inside ``scope``; 404 otherwise."""
     unit = unit_store.get_unit(code)
-    if unit is None or not current_scope().covers_unit(unit.code, unit.level, unit.parent_code):
+    if unit is None or not scope.covers_unit(unit.code, unit.level, unit.parent_code):
         raise APIError("not_found", f"No unit {code} in your scope.")
-    return Scope(level=unit.level, unit_code=unit.code)
+    return scope_of_unit(unit_store, unit)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, jsonify, request, send_file
 
-from server.auth.current import current_user, scope_of
+from server.auth.current import actor_and_scope, current_user
 from server.central.views import blp, require_project
 from server.clock import utcnow
 from server.errors import APIError
@@ -36,14 +36,14 @@ XML_TYPES = ("application/xml", "text/xml")
 
 def find_submission(form_id: str, instance_id: str) -> OdkSubmission:
     """The visible submission of the form first sent as ``instance_id``, or 404."""
-    submission = store.get_visible_submission(form_id, instance_id, scope_of(current_user()))
+    submission = store.get_visible_submission(form_id, instance_id, actor_and_scope(current_user())[1])
     if submission is None:
         raise APIError("not_found", f"No submission {instance_id} of form {form_id!r} in your units.")
     return submission
 
 
 def render_one(submission: OdkSubmission) -> dict:
-    return render_submission(describe([submission], scope_of(current_user()))[0])
+    return render_submission(describe([submission], actor_and_scope(current_user())[1])[0])
 
 
 def read_xml_body() -> bytes:
@@ -59,7 +59,7 @@ def list_submissions(project_id: int, form_id: str):
     """The form's submissions in the caller's units, oldest first: a bare JSON array."""
     require_project(project_id)
     find_form(form_id)
-    scope = scope_of(current_user())
+    scope = actor_and_scope(current_user())[1]
     submissions = store.list_visible_submissions(form_id, scope)
     return jsonify([render_submission(view) for view in describe(submissions, scope)])
 
@@ -166,7 +166,7 @@ def odata_submissions(project_id: int, form_id: str):
         selected = parse_select(request.args.get("$select"))
     except ODataError as exc:
         raise APIError("bad_request", str(exc), {"$filter": [str(exc)]}) from exc
-    scope = scope_of(current_user())
+    scope = actor_and_scope(current_user())[1]
     views = describe(store.list_visible_submissions(form_id, scope), scope)
     if keep is not None:
         views = [view for view in views if keep(view.filter_values)]

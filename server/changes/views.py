@@ -11,20 +11,15 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from schemas.records import validate_record
 from schemas.sync import PullQuerySchema, PullResponseSchema, PushRequestSchema, PushResponseSchema
 from server import jsontext
-from server.auth.current import current_user, require_roles
+from server.auth.current import actor_and_scope, current_user, require_roles
 from server.clock import utcnow
 from server.errors import APIError
 from server.store.sync import SqlStore
 from server.transactions import run_engine
-from sync.actors import Actor
 from sync.engine import pull, push_batch
 from sync.records import EncodedData
 
 blp = Blueprint("changes", __name__, url_prefix="/api/v1/sync", description="Offline sync: push and pull")
-
-
-def actor_of(user) -> Actor:
-    return Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
 
 
 @blp.before_request
@@ -53,7 +48,7 @@ class Push(MethodView):
     @require_roles()
     def post(self, body):
         """Apply a device's batch of changes; each change gets its own status."""
-        actor = actor_of(current_user())
+        actor = actor_and_scope(current_user())[0]
         now = utcnow()
         key = current_app.extensions["receipt_key"]
         response = run_engine(
@@ -107,7 +102,7 @@ class Pull(MethodView):
         """Records of the caller's units changed since the cursor, each once at its latest version."""
         user = current_user()
         position = decode_cursor(args.get("cursor"), user.id)
-        page = pull(SqlStore(), actor_of(user), position, args["limit"])
+        page = pull(SqlStore(), actor_and_scope(user)[0], position, args["limit"])
         page["cursor"] = encode_cursor(user.id, page["cursor"])
         # The body is PullResponseSchema's shape (documented above), written by orjson with
         # each record's stored JSON spliced in as it is: decoding every record's data only to

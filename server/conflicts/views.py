@@ -7,8 +7,7 @@ from flask_smorest import Blueprint
 
 from schemas.conflicts import ConflictList, ConflictQuery, ResolveRequest, ResolveResponse
 from schemas.records import validate_record
-from server.auth.current import current_user, require_roles
-from server.changes.views import actor_of
+from server.auth.current import actor_and_scope, current_user, require_roles
 from server.clock import utcnow
 from server.store.sync import SqlStore
 from server.transactions import run_engine
@@ -27,7 +26,7 @@ class Conflicts(MethodView):
     def get(self, args):
         """Conflicts in the caller's units, oldest first, each with the record as it is now."""
         store = SqlStore()
-        actor = actor_of(current_user())
+        actor = actor_and_scope(current_user())[0]
         items = []
         for conflict in store.list_conflicts(
             resolve_scope(store, actor),
@@ -47,7 +46,7 @@ class Resolve(MethodView):
     @require_roles(*roles_for(RESOLVE))
     def post(self, body, conflict_id):
         """Resolve a conflict: keep_server, take_device or custom data; a new version follows."""
-        actor = actor_of(current_user())
+        actor = actor_and_scope(current_user())[0]
         return run_engine(
             lambda store: resolve_conflict(
                 store, actor, conflict_id, body["resolution"], body.get("data"), utcnow(), validate_record

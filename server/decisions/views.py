@@ -7,8 +7,7 @@ from flask_smorest import Blueprint
 
 from schemas.decisions import DecisionRequest
 from schemas.sync import PulledRecordSchema
-from server.auth.current import current_user, require_roles
-from server.changes.views import actor_of
+from server.auth.current import actor_and_scope, current_user, require_roles
 from server.clock import utcnow
 from server.transactions import run_engine
 from sync.engine import decide_registration
@@ -25,7 +24,7 @@ class Decision(MethodView):
     @require_roles(*roles_for(DECIDE))
     def post(self, body, registration_id):
         """Approve, reject or return a submitted registration (expected version required)."""
-        actor = actor_of(current_user())
+        actor = actor_and_scope(current_user())[0]
         return run_engine(
             lambda store: decide_registration(
                 store,

@@ -17,9 +17,9 @@ from server.auth.current import current_scope, requested_unit, require_roles
 from server.clock import today
 from server.exports import Column, render_table
 from server.pages import decode_cursor, encode_cursor
-from server.scope import Scope
 from server.store import delays as store
 from server.store import units as unit_store
+from sync.actors import Scope
 from sync.delays import KINDS
 from sync.lifecycles import READ_AUDIT, roles_for
 

@@ -20,8 +20,8 @@ from server.clock import programme_zone, today
 from server.errors import APIError
 from server.exports import CSV_MIMETYPE, XLSX_MIMETYPE, render_table
 from server.reports import figures, tables
-from server.scope import Scope
 from server.store import reports as store
+from sync.actors import Scope
 from sync.lifecycles import READ_REPORTS, roles_for
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Per-district report tables")

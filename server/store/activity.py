@@ -17,9 +17,9 @@ from sqlalchemy.orm import aliased
 
 from server.extensions import db
 from server.models import Conflict, Device, RecordVersion, RejectedChange, SyncBatch, Unit, User
-from server.scope import Scope
 from server.store.calendar import day_literal, day_of, days_between, json_text
-from sync.actors import COLLABORATOR
+from server.store.units import within
+from sync.actors import COLLABORATOR, Scope
 from sync.lifecycles import CONFIRM, DELIVER, LIFECYCLES
 
 #: The status a follow-up moves a record to: a support item delivered, a payout confirmed.
@@ -159,10 +159,10 @@ def open_conflict_counts(people, cutoff: datetime):
 def list_activity(q: ActivityQuery) -> list[dict]:
     """One row per collaborator in scope, the longest silent first, then by username."""
     people = collaborators_then(q.cutoff, q.from_history)
-    within = q.scope.where(people.c)
+    inside = within(q.scope, people.c)
     if q.unit is not None:
-        within = and_(within, q.unit.where(people.c))
-    people = select(people).where(within).subquery("people")
+        inside = and_(inside, within(q.unit, people.c))
+    people = select(people).where(inside).subquery("people")
     written = written_counts(people, q.cutoff)
     follow_ups = follow_up_counts(people, q.cutoff)
     rejected = rejected_counts(people, q.cutoff)

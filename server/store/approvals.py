@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.models import Household, Registration
-from server.scope import Scope
+from server.store.units import within
+from sync.actors import Scope
 
 
 def list_registrations_by_status(scope: Scope, status: str, limit: int = 500) -> list[dict]:
@@ -32,7 +33,7 @@ def list_registrations_by_status(scope: Scope, status: str, limit: int = 500) ->
         )
         .join(Household, Household.id == Registration.household_id)
         .where(
-            scope.where(Registration),
+            within(scope, Registration),
             Registration.status == status,
             Registration.deleted.is_(False),
             Household.deleted.is_(False),

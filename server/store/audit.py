@@ -11,7 +11,8 @@ from sqlalchemy import insert, select, update
 
 from server.extensions import db
 from server.models import AuditEntry, SyncCounter
-from server.scope import Scope
+from server.store.units import within
+from sync.actors import Scope
 from sync.trail import GENESIS, Break, first_break, link
 
 
@@ -28,7 +29,7 @@ class AuditFilter:
 
 def list_entries(f: AuditFilter) -> list[AuditEntry]:
     """Entries in the order they were written (id order), inside the scope, filtered."""
-    query = select(AuditEntry).where(f.scope.where(AuditEntry)).order_by(AuditEntry.id).limit(f.limit)
+    query = select(AuditEntry).where(within(f.scope, AuditEntry)).order_by(AuditEntry.id).limit(f.limit)
     if f.entity is not None:
         query = query.where(AuditEntry.entity == f.entity)
     if f.record_id is not None:

@@ -35,7 +35,6 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from server.extensions import db
 from server.models import Household, Payout, RecordVersion, Registration, SupportItem
-from server.scope import Scope
 from server.store.activity import collaborators_then
 from server.store.calendar import (
     add_days,
@@ -47,6 +46,8 @@ from server.store.calendar import (
     json_text,
     json_timestamp,
 )
+from server.store.units import within
+from sync.actors import Scope
 from sync.delays import (
     APPROVAL_OVERDUE,
     COLLABORATOR_SILENT,
@@ -93,8 +94,8 @@ class DelayQuery:
 
     def within(self, columns) -> ColumnElement[bool]:
         """Rows inside the caller's scope and the requested unit."""
-        condition = self.scope.where(columns)
-        return and_(condition, self.unit.where(columns)) if self.unit else condition
+        condition = within(self.scope, columns)
+        return and_(condition, within(self.unit, columns)) if self.unit else condition
 
 
 # -- sources: the same columns from the current tables or from the versions of a past day ----

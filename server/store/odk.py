@@ -10,7 +10,8 @@ from sqlalchemy.orm import defer
 
 from server.extensions import db
 from server.models import OdkAttachment, OdkComment, OdkInstance, OdkSubmission, User
-from server.scope import Scope
+from server.store.units import within
+from sync.actors import Scope
 
 ACCEPTED = "accepted"  # an instance whose changes the engine took (OdkInstance.outcome)
 
@@ -36,7 +37,7 @@ def get_visible_submission(form_id: str, instance_id: str, scope: Scope) -> OdkS
     q = select(OdkSubmission).where(
         OdkSubmission.form_id == form_id,
         OdkSubmission.instance_id == instance_id,
-        scope.where(OdkSubmission),
+        within(scope, OdkSubmission),
     )
     return db.session.execute(q).scalar_one_or_none()
 
@@ -45,7 +46,7 @@ def list_visible_submissions(form_id: str, scope: Scope) -> list[OdkSubmission]:
     """The form's submissions inside ``scope``, oldest first."""
     q = (
         select(OdkSubmission)
-        .where(OdkSubmission.form_id == form_id, scope.where(OdkSubmission))
+        .where(OdkSubmission.form_id == form_id, within(scope, OdkSubmission))
         .order_by(OdkSubmission.created_at, OdkSubmission.id)
     )
     return list(db.session.execute(q).scalars())

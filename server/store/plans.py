@@ -6,7 +6,8 @@ from sqlalchemy import case, func, or_, select
 
 from server.extensions import db
 from server.models import Household, Payout, Registration, SupportItem
-from server.scope import Scope
+from server.store.units import within
+from sync.actors import Scope
 from sync.lifecycles import DELIVERED, PAYOUT_LIFE, SUPPORT_ITEM_LIFE
 
 PAID = PAYOUT_LIFE.ordered(PAYOUT_LIFE.paid)
@@ -21,7 +22,7 @@ def list_households(
     Each row carries its support items (planned / delivered) and payouts (count, VND paid,
     VND still open), aggregated per household in one query.
     """
-    conditions = [scope.where(Household), Household.deleted.is_(False)]
+    conditions = [within(scope, Household), Household.deleted.is_(False)]
     if commune_code:
         conditions.append(Household.commune_code == commune_code)
     if search:

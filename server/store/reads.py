@@ -13,7 +13,8 @@ from sqlalchemy import and_, select
 
 from server.extensions import db
 from server.models import ENTITY_MODELS, RecordVersion, Registration
-from server.scope import Scope
+from server.store.units import within
+from sync.actors import Scope
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,12 @@ def list_records(f: RecordFilter) -> list[RecordVersion]:
                 RecordVersion.version == model.version,
             ),
         )
-        .where(RecordVersion.valid_to.is_(None), f.scope.where(model))
+        .where(RecordVersion.valid_to.is_(None), within(f.scope, model))
         .order_by(model.id)
         .limit(f.limit)
     )
     if f.unit is not None:
-        query = query.where(f.unit.where(model))
+        query = query.where(within(f.unit, model))
     if not f.include_deleted:
         query = query.where(model.deleted.is_(False))
     if f.after is not None:

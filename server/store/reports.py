@@ -37,7 +37,8 @@ from sqlalchemy.sql import ColumnElement
 
 from server.extensions import db
 from server.models import Household, Payout, Quota, RecordVersion, Registration, Unit
-from server.scope import Scope
+from server.store.units import within
+from sync.actors import Scope
 from sync.lifecycles import CANCELLED, CONFIRMED, PAYOUT_LIFE, PLANNABLE_FORMS
 
 KINDS = {"exit_poverty": "poor", "exit_near_poverty": "near_poor"}
@@ -138,7 +139,7 @@ def first_approvals(year: int, scope: Scope, cutoff: datetime | None):
         reg.kind.in_(tuple(KINDS)),
         alive(reg, cutoff),
         household_alive(reg.household_id, cutoff),
-        scope.where(reg),
+        within(scope, reg),
     )
     if cutoff is not None:
         q = q.where(reg.decided_at < cutoff)
@@ -158,7 +159,7 @@ def sum_payouts(year: int, scope: Scope, as_of: date, cutoff: datetime | None) -
     everything else - the measures, the medians - is read from those few thousand groups.
     """
     if cutoff is None:
-        src = payouts_now(year).where(scope.where(Payout)).subquery()
+        src = payouts_now(year).where(within(scope, Payout)).subquery()
     else:
         src = payouts_then(year, cutoff, scope).subquery()
     is_late = and_(src.c.status.not_in(SETTLED), src.c.due_date < as_of)
@@ -261,7 +262,7 @@ def payouts_then(year: int, cutoff: datetime, scope: Scope):
     accessors, ``due_date`` made a date for PostgreSQL's date arithmetic. Reading every
     payout's JSON instead costs three times as much on a province.
     """
-    unchanged = payouts_now(year, cutoff).where(Payout.updated_at < cutoff, scope.where(Payout))
+    unchanged = payouts_now(year, cutoff).where(Payout.updated_at < cutoff, within(scope, Payout))
     rv, data = RecordVersion, RecordVersion.data
     changed_since = select(
         rv.district_code,
@@ -275,7 +276,7 @@ def payouts_then(year: int, cutoff: datetime, scope: Scope):
         rv.deleted == false(),
         data["recognized_year"].as_integer() == year,
         household_alive(data["household_id"].as_string(), cutoff),
-        scope.where(rv),
+        within(scope, rv),
     )
     return union_all(unchanged, changed_since)
 
@@ -334,7 +335,7 @@ def household_alive(household_id: ColumnElement, cutoff: datetime | None) -> Col
 def districts_in(scope: Scope) -> ColumnElement[bool]:
     """The district units a province or district scope covers (reports refuse commune scopes)."""
     if scope.level == "district":
-        return Unit.code == scope.unit_code
+        return Unit.code == scope.code
     return true()
 
 

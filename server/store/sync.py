@@ -34,6 +34,7 @@ from server.models import RejectedChange as RejectedRow
 from server.models import Unit as UnitRow
 from server.store import audit as audit_store
 from server.store import records as record_store
+from server.store.units import within
 from sync.actors import Scope
 from sync.records import (
     AppliedChange,
@@ -336,12 +337,8 @@ class SqlStore:
         whole table made a 340,000-record pull 100 times slower than this.
         """
         si = SyncIndex.__table__.c
-        page = select(si.entity, si.record_id, si.version, si.seq).where(si.seq > after)
-        if scope.level == "commune":
-            page = page.where(si.commune_code == scope.code)
-        elif scope.level == "district":
-            page = page.where(si.district_code == scope.code)
         # The province holds every record there is: no filter, so the seq index serves it.
+        page = select(si.entity, si.record_id, si.version, si.seq).where(si.seq > after, within(scope, si))
         page = (
             page.order_by(si.seq).limit(limit).cte("page").prefix_with("MATERIALIZED", dialect="postgresql")
         )
@@ -378,11 +375,11 @@ class SqlStore:
         entity: str | None = None,
         unit_code: str | None = None,
     ) -> list[Conflict]:
-        q = select(ConflictRow).order_by(ConflictRow.created_at, ConflictRow.id)
-        if scope.level == "commune":
-            q = q.where(ConflictRow.commune_code == scope.code)
-        elif scope.level == "district":
-            q = q.where(ConflictRow.district_code == scope.code)
+        q = (
+            select(ConflictRow)
+            .where(within(scope, ConflictRow))
+            .order_by(ConflictRow.created_at, ConflictRow.id)
+        )
         if status:
             q = q.where(ConflictRow.status == status)
         if entity:

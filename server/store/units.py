@@ -1,15 +1,37 @@
-"""SQL for administrative units and quotas."""
+"""SQL for administrative units and quotas, and the one SQL form of a scope (``within``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, true
+from sqlalchemy.sql import ColumnElement
 
 from server.extensions import db
 from server.models import Quota, Unit
+from sync.actors import COMMUNE, DISTRICT, Scope
+
+
+def within(scope: Scope, columns) -> ColumnElement[bool]:
+    """Rows inside ``scope``, by their ``commune_code`` / ``district_code`` columns.
+
+    ``columns`` is a model, a table or a subquery (its ``.c``). The province holds every
+    record there is: no condition, so an index on the rest of the query serves it.
+    """
+    cols = getattr(columns, "c", columns)
+    if scope.level == COMMUNE:
+        return cols.commune_code == scope.code
+    if scope.level == DISTRICT:
+        return cols.district_code == scope.code
+    return true()
 
 
 def get_unit(code: str) -> Unit | None:
     return db.session.get(Unit, code)
+
+
+def list_child_units(code: str) -> list[Unit]:
+    return list(
+        db.session.execute(select(Unit).where(Unit.parent_code == code).order_by(Unit.code)).scalars()
+    )
 
 
 def list_units(level: str | None = None) -> list[Unit]:

@@ -13,10 +13,10 @@ from typing import Any
 from server.models import OdkSubmission
 from server.odk import changes as mapping
 from server.odk.instances import INSTANCE_ID_PREFIX, Instance, InstanceError
-from server.scope import Scope
 from server.store import odk as store
 from server.store.odk import ACCEPTED
 from server.store.sync import SqlStore
+from sync.actors import Scope
 from sync.records import Record
 
 __all__ = ["ACCEPTED", "MAIN_RECORD", "RecordMissing", "build_changes", "read_record_ids"]

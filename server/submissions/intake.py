@@ -29,14 +29,13 @@ from marshmallow import ValidationError
 
 from schemas.records import validate_record
 from schemas.sync import ChangeSchema
-from server.auth.current import scope_of
+from server.auth.current import actor_and_scope
 from server.errors import ALIASES, ERRORS, APIError
 from server.extensions import db
 from server.models import OdkInstance, OdkSubmission, User
 from server.odk import attachments as files
 from server.odk.forms import FormDefinition, UnknownFormError, get_form
 from server.odk.instances import Instance, InstanceError, list_expected_attachments, parse_instance
-from server.scope import Scope
 from server.store import odk as store
 from server.store.sync import SqlStore
 from server.submissions.changes import (
@@ -49,7 +48,6 @@ from server.submissions.changes import (
 )
 from server.submissions.files import Upload, keep_attachments, save_uploads
 from server.transactions import run_write
-from sync.actors import Actor
 from sync.engine import place_of_refusals, push_form
 
 REJECTED = "rejected"
@@ -259,7 +257,7 @@ def _start_edit(user: User, instance: Instance, now: datetime, edit_of: str | No
 
 def _may_see(user: User, submission: OdkSubmission) -> bool:
     """As ``store.get_visible_submission``: the submission lies inside the user's units."""
-    scope: Scope = scope_of(user)
+    scope = actor_and_scope(user)[1]
     return scope.covers(submission.commune_code, submission.district_code)
 
 
@@ -279,13 +277,13 @@ def _apply(
 ) -> Intake:
     """Build the instance's changes and push them as one form (the engine's ``push_form``:
     all or nothing); record on the instance and the submission what became of them."""
-    actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+    actor, scope = actor_and_scope(user)
     engine_store = SqlStore()
     device_id = row.device_id or f"odk:{user.username}"
     refusal = None if form.was_published(instance.version) else unknown_version(form, instance.version)
     if refusal is None:
         try:
-            built = build_changes(engine_store, scope_of(user), submission, instance, now)
+            built = build_changes(engine_store, scope, submission, instance, now)
             changes = [ChangeSchema().load(change) for change in built]
         except InstanceError as exc:
             refusal = {"code": exc.code, "message": exc.message, "details": exc.details}
@@ -327,7 +325,7 @@ def _refused(
     where the engine files its sender's refusals."""
     row.outcome, row.results = REJECTED, {"results": results, "refusal": refusal}
     if submission.commune_code is None and submission.district_code is None:
-        actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+        actor = actor_and_scope(user)[0]
         submission.commune_code, submission.district_code = place_of_refusals(engine_store, actor)
     db.session.flush()
     return Intake(submission, row, False, results, refusal)

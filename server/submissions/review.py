@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from server.auth.current import actor_and_scope
 from server.errors import APIError
 from server.models import OdkSubmission, User
 from server.store.sync import SqlStore
 from server.transactions import run_engine
-from sync.actors import Actor
 from sync.engine import decide_registration
 from sync.lifecycles import DECISIONS, decision_for_review_state
 
@@ -33,7 +33,7 @@ def review_submission(user: User, submission: OdkSubmission, review_state: objec
         raise APIError("bad_request", "Only exit-registration submissions are reviewed.")
     if not submission.record_id:
         raise APIError("conflict", "The engine has not accepted this submission's registration.")
-    actor = Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+    actor = actor_and_scope(user)[0]
 
     def decide(store: SqlStore) -> None:
         current = store.get_record("registrations", submission.record_id)

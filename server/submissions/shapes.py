@@ -15,9 +15,9 @@ from server.models import OdkInstance, OdkSubmission
 from server.odk.forms import FormDefinition
 from server.odk.instances import parse_untrusted_xml
 from server.odk.odata import build_row
-from server.scope import Scope
 from server.store import odk as store
 from server.store import records as record_store
+from sync.actors import Scope
 from sync.lifecycles import review_state_of
 
 

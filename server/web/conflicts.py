@@ -13,8 +13,7 @@ from server.store.sync import SqlStore
 from server.transactions import run_engine
 from server.web import blp
 from server.web.language import t
-from server.web.sessions import page_actor, require_page
-from sync.actors import resolve_scope
+from server.web.sessions import page_actor, page_scope, require_page
 from sync.conflicts import RESOLUTIONS
 from sync.engine import resolve_conflict
 from sync.errors import ForbiddenError, NotFoundError, SyncError
@@ -49,7 +48,7 @@ def conflicts():
     """Every open conflict in the user's units, oldest first."""
     store = SqlStore()
     items = []
-    for conflict in store.list_conflicts(resolve_scope(store, page_actor()), status="open"):
+    for conflict in store.list_conflicts(page_scope(), status="open"):
         record = store.get_record(conflict.entity, conflict.record_id)
         items.append(
             {

@@ -12,10 +12,10 @@ from datetime import date
 
 from flask import abort, current_app, render_template, request
 
+from server.auth.current import unit_within
 from server.clock import today
 from server.delays.views import summarise
 from server.reports import figures
-from server.scope import Scope
 from server.store import activity as activity_store
 from server.store import delays as delay_store
 from server.store import plans as plan_store
@@ -24,6 +24,7 @@ from server.store import units as unit_store
 from server.store.calendar import end_of_day
 from server.web import blp
 from server.web.sessions import page_scope, require_page
+from sync.actors import Scope
 from sync.delays import KINDS
 from sync.lifecycles import READ_DASHBOARD, roles_for
 
@@ -51,10 +52,7 @@ def read_unit(code: str | None) -> Scope | None:
     """A district (or commune) to narrow to; 404 when it is not inside the user's units."""
     if not code:
         return None
-    unit = unit_store.get_unit(code)
-    if unit is None or not page_scope().covers_unit(unit.code, unit.level, unit.parent_code):
-        abort(404)
-    return Scope(level=unit.level, unit_code=unit.code)
+    return unit_within(page_scope(), code)
 
 
 def read_rows(name: str) -> int:

@@ -25,14 +25,13 @@ from functools import wraps
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 
-from server.auth.current import scope_of
+from server.auth.current import actor_and_scope
 from server.auth.standing import standing_user
 from server.clock import utcnow
 from server.errors import APIError
 from server.models import User
-from server.scope import Scope
 from server.store import accounts as account_store
-from sync.actors import Actor
+from sync.actors import Actor, Scope
 from sync.lifecycles import may
 
 CSRF_FIELD = "csrf_token"
@@ -110,15 +109,12 @@ def page_may(act: str) -> bool:
 
 def page_scope() -> Scope:
     """The signed-in user's units, exactly as the API scopes a Bearer token's user."""
-    if "page_scope" not in g:
-        g.page_scope = scope_of(page_user())
-    return g.page_scope
+    return actor_and_scope(page_user())[1]
 
 
 def page_actor() -> Actor:
     """The signed-in user as the engine's actor."""
-    user = page_user()
-    return Actor(user_id=user.id, username=user.username, role=user.role, unit_code=user.unit_code)
+    return actor_and_scope(page_user())[0]
 
 
 def csrf_token() -> str:
