@@ -101,7 +101,7 @@ def test_pages(client, auth, story):
 @pytest.mark.parametrize(
     "query, field",
     [
-        ("entity=users", "entity"),
+        ("entity=people", "entity"),
         ("since=2020-02-30", "since"),
         ("since=2020-06-01T10:00:00", "since"),  # no offset
         ("limit=0", "limit"),

@@ -58,7 +58,7 @@ class Delays(MethodView):
             return render_table(args["format"], name, EXPORT_COLUMNS, items, sheet="delays")
         # A cursor names an offset into this very question's list: it is salted with the
         # question, so a cursor of another day, kind or unit is refused (422).
-        asked = (query.as_of.isoformat(), ",".join(query.kinds), unit.unit_code if unit else "")
+        asked = (query.as_of.isoformat(), ",".join(query.kinds), unit.code if unit else "")
         list_name = "delays:" + ":".join(asked)
         offset = decode_cursor(list_name, args["cursor"], int) or 0
         limit = args["limit"]
@@ -102,7 +102,7 @@ def districts_of(area: Scope) -> list:
     """The districts a summary lists: all of the province, one district, or a commune's."""
     if area.level == "province":
         return unit_store.list_units("district")
-    unit = unit_store.get_unit(area.unit_code)
+    unit = unit_store.get_unit(area.code)
     if area.level == "commune":
         unit = unit_store.get_unit(unit.parent_code)
     return [unit]

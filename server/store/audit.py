@@ -16,6 +16,9 @@ from sync.actors import Scope
 from sync.trail import GENESIS, Break, first_break, link
 
 
+ACCOUNTS = "users"  # the entity of an account's entries (server.auth.accounts)
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     scope: Scope
@@ -32,6 +35,8 @@ def list_entries(f: AuditFilter) -> list[AuditEntry]:
     query = select(AuditEntry).where(within(f.scope, AuditEntry)).order_by(AuditEntry.id).limit(f.limit)
     if f.entity is not None:
         query = query.where(AuditEntry.entity == f.entity)
+    else:  # the records' trail; the accounts' entries are asked for by name (entity=users)
+        query = query.where(AuditEntry.entity != ACCOUNTS)
     if f.record_id is not None:
         query = query.where(AuditEntry.record_id == f.record_id)
     if f.actor is not None:
@@ -171,7 +176,7 @@ def append_account_entry(
             user_id=actor_id,
             device_id=device_id,
             action=action,
-            entity="users",
+            entity=ACCOUNTS,
             record_id=username,
             before=before,
             after=after,

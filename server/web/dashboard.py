@@ -127,7 +127,7 @@ def dashboard():
         as_of=as_of,
         kinds=KINDS,
         kind=kind,
-        unit=unit.unit_code if unit else "",
+        unit=unit.code if unit else "",
         districts=districts,
         names={u.code: u.name for u in unit_store.list_units()},
         items=shown,
