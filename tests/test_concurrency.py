@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from schemas.records import validate_record
-from server.changes.views import actor_of
+from server.auth.current import actor_and_scope
 from server.extensions import db
 from server.models import AppliedChange, Conflict, RecordVersion, SyncIndex
 from server.store.accounts import get_user_by_username
@@ -31,7 +31,7 @@ def push_in_transaction(
 ) -> None:
     """Push through the engine and flush (sequences assigned), then commit when released."""
     with app.app_context():
-        actor = actor_of(get_user_by_username(username))
+        actor, _ = actor_and_scope(get_user_by_username(username))
         store = SqlStore()
         push_batch(
             store, actor, f"dev-{username}", str(uuid.uuid4()), changes, datetime.now(UTC), validate_record
@@ -46,7 +46,7 @@ def push_in_transaction(
 
 def pull_ids(app, username: str, cursor: int | None) -> tuple[list[str], int]:
     with app.test_request_context(method="GET"):  # a reader, as a GET request begins it
-        page = pull(SqlStore(), actor_of(get_user_by_username(username)), cursor, 1000)
+        page = pull(SqlStore(), actor_and_scope(get_user_by_username(username))[0], cursor, 1000)
         db.session.rollback()
         return [c["id"] for c in page["changes"]], page["cursor"]
 

@@ -15,7 +15,6 @@ from server.store.units import within
 from sync.actors import Scope
 from sync.trail import GENESIS, Break, first_break, link
 
-
 ACCOUNTS = "users"  # the entity of an account's entries (server.auth.accounts)
 
 
