@@ -126,7 +126,11 @@ def populate_activity(districts: int | None = None, year: int | None = None) -> 
     counts = populate(DEMO_PASSWORD, districts, calendar=calendar)
     span = f"{year}" if year else f"the year ending today ({calendar.origin} to {calendar.today})"
     return (
-        f"demo activity for {span}: "
-        + ", ".join(f"{v} {k}" for k, v in counts.items())
-        + "\n  (every demo commune also has ctv_<code> and xa_<code>, every district huyen_<code>)"
-    ), as_of, calendar.year
+        (
+            f"demo activity for {span}: "
+            + ", ".join(f"{v} {k}" for k, v in counts.items())
+            + "\n  (every demo commune also has ctv_<code> and xa_<code>, every district huyen_<code>)"
+        ),
+        as_of,
+        calendar.year,
+    )

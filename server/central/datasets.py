@@ -22,7 +22,7 @@ from marshmallow import ValidationError
 
 from schemas.records import validate_record
 from schemas.sync import ChangeSchema
-from server.auth.current import current_user, scope_of
+from server.auth.current import actor_and_scope, current_user
 from server.central.submissions import next_link, read_count, read_flag
 from server.central.views import blp, project_created_at, require_project
 from server.clock import utcnow
@@ -69,7 +69,7 @@ def find_row(name: str, entity_id: str) -> dict:
         canonical = str(uuid.UUID(entity_id))
     except ValueError:
         raise APIError("not_found", f"No entity {entity_id!r} in {name}.") from None
-    rows = store.list_entity_rows(name, scope_of(current_user()), ids=[canonical])
+    rows = store.list_entity_rows(name, actor_and_scope(current_user())[1], ids=[canonical])
     if not rows:
         raise APIError("not_found", f"No entity {canonical} in {name} in your units.")
     return rows[0]
@@ -192,7 +192,7 @@ def get_dataset(project_id: int, name: str):
 def list_entities(project_id: int, name: str):
     """Every live entity of the list in the caller's units (metadata; no ``data``)."""
     require_dataset(project_id, name)
-    rows = store.list_entity_rows(name, scope_of(current_user()))
+    rows = store.list_entity_rows(name, actor_and_scope(current_user())[1])
     return jsonify(render_entities(name, rows, with_data=False))
 
 
@@ -219,7 +219,7 @@ def odata_entities(project_id: int, name: str):
         selected = parse_select(request.args.get("$select"))
     except ODataError as exc:
         raise APIError("bad_request", str(exc), {"$filter": [str(exc)]}) from exc
-    rows = render_odata(name, store.list_entity_rows(name, scope_of(current_user())))
+    rows = render_odata(name, store.list_entity_rows(name, actor_and_scope(current_user())[1]))
     if keep is not None:
         rows = [row for row in rows if keep(filter_values(row))]
     page = rows[skip : skip + top if top is not None else None]

@@ -7,7 +7,7 @@ the rows come from ``server/store/entity_lists.py``.
 
 from __future__ import annotations
 
-from server.auth.current import scope_of
+from server.auth.current import actor_and_scope
 from server.models import User
 from server.odk.entity_lists import COMMUNES, STATUSES, UserList, build_csv, is_entity_list, list_name_of
 from server.odk.forms import FormDefinition
@@ -16,7 +16,7 @@ from server.store import entity_lists as store
 
 def build_user_list(user: User, name: str) -> UserList:
     """The list ``name`` as ``user``'s phone gets it: their units, what a form can act on."""
-    scope = scope_of(user)
+    scope = actor_and_scope(user)[1]
     if name == COMMUNES:
         return build_csv(COMMUNES, store.list_communes_in(scope))
     return build_csv(name, store.list_entity_rows(name, scope, STATUSES.get(name)))

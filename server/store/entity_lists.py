@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.models import ENTITY_MODELS, AuditEntry, Household, RecordVersion, Registration, Unit, User
-from server.scope import Scope
+from server.store.units import within
+from sync.actors import Scope
 
 # The order a phone shows a list in: households by village and head, the rest by due day.
 _ORDER = {
@@ -41,7 +42,7 @@ def list_entity_rows(
         query = query.add_columns(Household.head_name).outerjoin(
             Household, Household.id == Registration.household_id
         )
-    query = query.where(scope.where(model), model.deleted.is_(False)).order_by(*_ORDER[entity](model))
+    query = query.where(within(scope, model), model.deleted.is_(False)).order_by(*_ORDER[entity](model))
     if statuses is not None:
         query = query.where(model.status.in_(list(statuses)))
     if ids is not None:
@@ -53,9 +54,9 @@ def list_communes_in(scope: Scope) -> list[dict]:
     """The communes inside ``scope`` (``id`` = code, ``label`` = name), in code order."""
     query = select(Unit.code, Unit.name, Unit.parent_code).where(Unit.level == "commune").order_by(Unit.code)
     if scope.level == "district":
-        query = query.where(Unit.parent_code == scope.unit_code)
+        query = query.where(Unit.parent_code == scope.code)
     elif scope.level == "commune":
-        query = query.where(Unit.code == scope.unit_code)
+        query = query.where(Unit.code == scope.code)
     return [
         {"id": row.code, "label": row.name, "district_code": row.parent_code}
         for row in db.session.execute(query)

@@ -30,8 +30,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected
 
 from schemas.records import validate_record
-from server.auth.current import current_scope, current_user, require_roles
-from server.changes.views import actor_of
+from server.auth.current import actor_and_scope, current_scope, current_user, require_roles
 from server.clock import utcnow
 from server.errors import APIError
 from server.extensions import db
@@ -333,7 +332,9 @@ def link(upload: Upload) -> dict:
         }
         device_id = upload.device_id or f"app-{user.username}"
         batch_id = str(uuid.uuid5(LINK_NAMESPACE, f"batch:{upload.id}"))
-        response = push_batch(store_, actor_of(user), device_id, batch_id, [change], now, validate_record)
+        response = push_batch(
+            store_, actor_and_scope(user)[0], device_id, batch_id, [change], now, validate_record
+        )
         store_.flush()
         result = response["results"][0]
     store.complete_upload(upload.id, upload.sha256, upload.content_type, result, now)
