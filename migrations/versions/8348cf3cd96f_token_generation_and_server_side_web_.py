@@ -2,7 +2,7 @@
 token and page session issued before it; logging out ends the page session for every copy
 
 Revision ID: 8348cf3cd96f
-Revises: fad7acf40450
+Revises: 5d9a4578cc37
 Create Date: 2026-12-02 00:02:36.822428
 
 """
@@ -15,7 +15,7 @@ import server.models.types  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision = '8348cf3cd96f'
-down_revision = 'fad7acf40450'
+down_revision = '5d9a4578cc37'
 branch_labels = None
 depends_on = None
 

@@ -119,7 +119,8 @@ def create_account(
     check_password(password)
     user = store.create_user(username, role, unit_code, hash_password(password), utcnow(), display_name)
     after = {"role": role, "unit": unit_code, "display_name": display_name, "active": True}
-    audit(by, user, "create", {}, {k: v for k, v in after.items() if v is not None})
+    if by != COMMAND_LINE:  # setup commands (create-user, demo) are not trail, like load-units
+        audit(by, user, "create", {}, {k: v for k, v in after.items() if v is not None})
     return user
 
 

@@ -144,13 +144,15 @@ def histories(scope: Scope, entity: str, record_ids: list[str]) -> dict[str, lis
     """The trails of several records of one entity, oldest first, inside the scope."""
     query = (
         select(AuditEntry)
-        .where(scope.where(AuditEntry), AuditEntry.entity == entity, AuditEntry.record_id.in_(record_ids))
+        .where(within(scope, AuditEntry), AuditEntry.entity == entity, AuditEntry.record_id.in_(record_ids))
         .order_by(AuditEntry.id)
     )
     found: dict[str, list[AuditEntry]] = {}
     for entry in db.session.execute(query).scalars():
         found.setdefault(entry.record_id, []).append(entry)
     return found
+
+
 def append_account_entry(
     *,
     at: datetime,
@@ -168,18 +170,11 @@ def append_account_entry(
     ``place`` is the account's (commune_code, district_code), so the audit is scoped for
     accounts as it is for records: a district's auditors see their district's users.
     """
-    db.session.add(
-        AuditEntry(
-            at=at,
-            actor=actor[:80],
-            user_id=actor_id,
-            device_id=device_id,
-            action=action,
-            entity=ACCOUNTS,
-            record_id=username,
-            before=before,
-            after=after,
-            commune_code=place[0],
-            district_code=place[1],
-        )
-    )
+    from server.store.sync import columns_of  # the engine's own row shape, hashed alike
+    from sync.store import AuditEntry as Entry
+
+    entry = Entry(entity=ACCOUNTS, record_id=username, version=None, action=action, user_id=actor_id,
+                  username=actor[:80], at=at, before=before, after=after, commune_code=place[0],
+                  district_code=place[1], device_id=device_id, batch_id=None, change_id=None,
+                  client_time=None)  # fmt: skip
+    append_chained([columns_of(entry, username="actor")])
