@@ -18,8 +18,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.config._checks import NegativeDataRejectionConfig
 from schemathesis.checks import not_a_server_error
+from schemathesis.config._checks import NegativeDataRejectionConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
