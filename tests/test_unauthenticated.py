@@ -18,6 +18,7 @@ OPEN = {
     "/api/v1/auth/token": "logging in: its body is the credential",
     "/api/v1/auth/refresh": "the refresh token in the body is the credential",
     "/api/v1/openapi.json": "the public API document",
+    "/api/v1/receipt-key": "the public key that checks push receipts: an auditor needs no login",
     "/v1/sessions": "ODK Central's login: its body is the credential",
 }
 # Bodies and queries that no schema of the contract accepts.
