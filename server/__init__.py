@@ -83,7 +83,6 @@ def register_blueprints(api: Api) -> None:
     """Every blueprint of the app; JSON ones through flask-smorest so they are documented."""
     from server.audit.views import blp as audit
     from server.auth.views import blp as auth
-    from server.changes.views import blp as changes
     from server.collaborators.views import blp as collaborators
     from server.conflicts.views import blp as conflicts
     from server.decisions.views import blp as decisions
@@ -92,10 +91,13 @@ def register_blueprints(api: Api) -> None:
     from server.entities.views import blp as entities
     from server.receipts.views import blp as receipts
     from server.reports.views import blp as reports
+    from server.sync.views import blp as sync_views
     from server.units.views import blp as units
     from server.users.views import blp as users
 
-    blueprints = (auth, units, changes, conflicts, decisions, delays, entities, audit, collaborators, reports)
+    blueprints = (
+        auth, units, sync_views, conflicts, decisions, delays, entities, audit, collaborators, reports
+    )
     for blueprint in (*blueprints, users, device_tokens, receipts):
         api.register_blueprint(blueprint)
 
@@ -113,12 +115,8 @@ def register_pages(app: Flask) -> None:
 def register_odk_routes(app: Flask) -> None:
     """ODK's routes at ``/v1``: OpenRosa (XML) for Collect and Enketo, ODK Central's REST
     layout for pyodk. Plain Flask blueprints: they are not the JSON API and stay out of its
-    OpenAPI document; their errors take ODK's shapes (``server/errors.py``)."""
-    from server.central import app_users as _central_app_users  # noqa: F401 - its routes
-    from server.central import datasets as _central_datasets  # noqa: F401 - its routes
-    from server.central import submissions as _central_submissions  # noqa: F401 - its routes
-    from server.central.views import blp as central
-    from server.openrosa.views import blp as openrosa
+    OpenAPI document; each family registers its own error shape."""
+    from server import central, openrosa
 
-    for blueprint in (openrosa, central):
-        app.register_blueprint(blueprint)
+    openrosa.init_app(app)  # first: its routes are the more specific under /v1
+    central.init_app(app)

@@ -42,17 +42,17 @@ LIMITS = {
     "decisions.Decision": "SMALL_BODY_MAX_BYTES",
     "conflicts.Resolve": "SMALL_BODY_MAX_BYTES",
     "device_tokens.DeviceTokens": "SMALL_BODY_MAX_BYTES",
-    "central.create_session": "SMALL_BODY_MAX_BYTES",
-    "central.update_review_state": "SMALL_BODY_MAX_BYTES",
+    "central.core.create_session": "SMALL_BODY_MAX_BYTES",
+    "central.submissions.update_review_state": "SMALL_BODY_MAX_BYTES",
     "pages.login": "SMALL_BODY_MAX_BYTES",
     "pages.logout": "SMALL_BODY_MAX_BYTES",
     "pages.decide": "SMALL_BODY_MAX_BYTES",
     "pages.resolve": "SMALL_BODY_MAX_BYTES",
-    "changes.Push": "PUSH_MAX_BYTES",
+    "sync.Push": "PUSH_MAX_BYTES",
     "openrosa.submission": "MAX_CONTENT_LENGTH",  # multipart: the XML and its media
-    "central.create_submission": "MAX_CONTENT_LENGTH",
-    "central.edit_submission": "MAX_CONTENT_LENGTH",
-    "central.upload_attachment": "ATTACHMENT_MAX_BYTES",
+    "central.submissions.create_submission": "MAX_CONTENT_LENGTH",
+    "central.submissions.edit_submission": "MAX_CONTENT_LENGTH",
+    "central.submissions.upload_attachment": "ATTACHMENT_MAX_BYTES",
     "uploads.append": "ATTACHMENT_MAX_BYTES",  # a tus PATCH: at most the whole photo at once
 }
 DEFAULT_LIMIT = "BODY_MAX_BYTES"

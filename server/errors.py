@@ -1,28 +1,26 @@
 """One registry of error codes and the one function that renders an error, in the route's shape.
 
-Views never build error bodies: they raise ``APIError`` (or a domain exception from
-``sync.errors`` carrying a ``code``), and the handlers here turn it into the body the route's
-clients read, with the registered status:
+Views never build error bodies: they raise ``APIError`` (or a ``sync.errors.SyncError`` of the
+engine), and the handlers here turn it into the body the route's clients read, with the
+registered status. The body's shape belongs to whoever registered the route: each route family
+calls ``register_error_shape`` in its own ``init_app``:
 
-- the JSON API (``/api/v1``): the contract's ``{"error": {"code", "message", "details"}}``;
-- ODK Central's REST routes (``/v1/...``, for pyodk): ``{"code": 404.1, "message", "details"}``,
-  Central's numeric problem codes, with our snake_case code in ``details.error``;
-- OpenRosa routes (``/v1/.../formList``, ``/submission``, form downloads, and everything under
-  a device key ``/v1/key/<token>/``): an ``<OpenRosaResponse>`` whose message ODK Collect shows,
-  with the OpenRosa headers, and a Basic challenge on 401 so Collect asks for a password;
-- the web pages: an HTML page (``register_error_pages``).
+- the JSON API (``/api/v1``) and everything unregistered: the contract's envelope
+  ``{"error": {"code", "message", "details"}}`` (``render_envelope``, here);
+- ODK Central's REST routes (``server/central``): Central's ``{"code": 404.1, "message", "details"}``;
+- OpenRosa routes (``server/openrosa``): an ``<OpenRosaResponse>`` that ODK Collect shows;
+- the web pages (``server/web``): an HTML page in the visitor's language.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 
 from flask import Flask, Response, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from server.odk.openrosa import XML_CONTENT_TYPE, build_openrosa_error, build_openrosa_headers
+from sync.errors import SyncError
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +58,14 @@ ERRORS: dict[str, tuple[int, str]] = {
     "retry": (503, "The change could not be committed; send the same batch again."),
     "unavailable": (503, "The service is temporarily unavailable; try again shortly."),
 }
-# Domain codes from the engine that share a status with a generic one.
+# Domain codes from the engine that share a status with a generic one: answered exactly as
+# that one (outside the caller's units is answered as a record that does not exist).
 ALIASES = {"out_of_scope": "not_found"}
+
+
+def public_code(code: str) -> str:
+    """The code a client sees for an engine or registry code (the alias table, applied once)."""
+    return ALIASES.get(code, code)
 
 
 class APIError(Exception):
@@ -75,7 +79,8 @@ class APIError(Exception):
         status: int | None = None,
         headers: dict | None = None,
     ):
-        base = ERRORS.get(code) or ERRORS[ALIASES.get(code, "bad_request")]
+        code = public_code(code)
+        base = ERRORS.get(code) or ERRORS["bad_request"]
         super().__init__(message or base[1])
         self.code = code
         self.status = status or base[0]
@@ -84,64 +89,51 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
-# OpenRosa routes answer in XML; every other route under /v1/ is ODK Central's JSON API.
-OPENROSA_PATH = re.compile(
-    r"^/v1/(key/[^/]+/.*"
-    r"|projects/[^/]+/(formList|submission|forms/[^/]+\.xml|forms/[^/]+/manifest"
-    r"|forms/[^/]+/attachments/[^/]+))$"
-)
-# ODK Central's problem codes are <status>.<n>; the ones its clients know by number.
-CENTRAL_CODES = {
-    "unauthorized": 401.2,
-    "invalid_credentials": 401.2,
-    "instance_conflict": 409.3,
-    "unknown_form_version": 400.8,  # Central's unexpectedValue, for the form version
-}
-BASIC_CHALLENGE = 'Basic realm="FieldSync", charset="UTF-8"'
+def refusal_error(refusal: dict) -> APIError:
+    """An engine refusal as stored in a push result (``{"code", "message", "details"}``) as the
+    error a client sees; an unknown code is the client's invalid input."""
+    code = public_code(refusal.get("code") or "validation_error")
+    return APIError(
+        code if code in ERRORS else "validation_error", refusal.get("message"), refusal.get("details") or {}
+    )
 
 
-def error_shape() -> str:
-    """``openrosa``, ``central`` or ``envelope``: which clients the current route serves."""
-    if not has_request_context() or not request.path.startswith("/v1/"):
-        return "envelope"
-    return "openrosa" if OPENROSA_PATH.match(request.path) else "central"
+# Renders an error in one family's shape: the error -> a response (its status and headers are
+# set by ``answer_error`` afterwards).
+ShapeRenderer = Callable[[APIError], Response]
 
 
-def error_response(
-    code: str,
-    message: str | None = None,
-    details: dict | None = None,
-    status: int | None = None,
-    headers: dict | None = None,
-):
-    """An error as a Flask response, in the shape the route's clients read (module doc)."""
-    err = APIError(code, message, details, status, headers)
-    shape = error_shape()
-    if shape == "openrosa":
-        resp = Response(build_openrosa_error(err.message), status=err.status, content_type=XML_CONTENT_TYPE)
-        resp.headers.update(build_openrosa_headers(current_app.config["MAX_CONTENT_LENGTH"]))
-        if err.status == 401 and not request.path.startswith("/v1/key/"):
-            resp.headers["WWW-Authenticate"] = BASIC_CHALLENGE
-    elif shape == "central":
-        number = CENTRAL_CODES.get(err.code, float(f"{err.status}.1"))
-        resp = jsonify(
-            {"code": number, "message": err.message, "details": {"error": err.code, **err.details}}
-        )
-    else:
-        resp = jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}})
-    resp.status_code = err.status
-    for key, value in err.headers.items():
-        resp.headers[key] = value
-    return resp
+def register_error_shape(
+    app: Flask, prefix: str, render: ShapeRenderer, blueprint: str | None = None
+) -> None:
+    """Errors of one route family take that family's shape; each family registers its own.
+
+    A request whose route belongs to ``blueprint`` (or a blueprint nested in it) takes this
+    shape; a request that matched no route (a 404, a 405) takes the shape of the longest
+    registered ``prefix`` of its path. Everything else gets the contract's envelope.
+    """
+    app.extensions.setdefault("error_shapes", []).append((prefix, blueprint, render))
 
 
-# Renders an error as an HTML page: (code, message, status, headers) -> response.
-PageRenderer = Callable[[str, str, int, dict], object]
+def shape_for_request() -> ShapeRenderer:
+    """The renderer of the current request's route family (the envelope by default)."""
+    if not has_request_context():
+        return render_envelope
+    shapes = current_app.extensions.get("error_shapes", [])
+    if request.blueprints:
+        for _prefix, blueprint, render in shapes:
+            if blueprint in request.blueprints:
+                return render
+    best = None
+    for prefix, _blueprint, render in shapes:
+        if request.path.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, render)
+    return best[1] if best else render_envelope
 
 
-def register_error_pages(app: Flask, prefix: str, render: PageRenderer) -> None:
-    """Errors of requests under ``prefix`` (the web pages) become pages, not JSON envelopes."""
-    app.extensions["error_pages"] = (prefix, render)
+def render_envelope(err: APIError) -> Response:
+    """The contract's ``{"error": {"code", "message", "details"}}``."""
+    return jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}})
 
 
 def answer_error(
@@ -151,16 +143,17 @@ def answer_error(
     status: int | None = None,
     headers: dict | None = None,
 ):
-    """The error for this request: an HTML page under the pages' prefix, else the envelope.
+    """The error for this request, in the shape of the family that registered its route.
 
-    The choice is by path, not by Accept header, so /api/v1 and the ODK routes always keep
+    The choice is by route, never by Accept header, so /api/v1 and the ODK routes always keep
     their machine-readable shape whatever a client asks for.
     """
-    pages = current_app.extensions.get("error_pages")
-    if pages is not None and request.path.startswith(pages[0]):
-        err = APIError(code, message, details, status, headers)
-        return pages[1](err.code, err.message, err.status, err.headers)
-    return error_response(code, message, details, status, headers)
+    err = APIError(code, message, details, status, headers)
+    resp = shape_for_request()(err)
+    resp.status_code = err.status
+    for key, value in err.headers.items():
+        resp.headers[key] = value
+    return resp
 
 
 HTTP_CODES = {
@@ -208,22 +201,26 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(
         APIError, lambda e: answer_error(e.code, e.message, e.details, e.status, e.headers)
     )
+    app.register_error_handler(SyncError, answer_sync_error)
     app.register_error_handler(HTTPException, render_http_exception)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        code = getattr(exc, "code", None)
-        if isinstance(code, str) and code in ALIASES:
-            # Outside the caller's units: answer exactly as for a record that does not exist.
-            return answer_error(ALIASES[code])
-        if isinstance(code, str) and code in ERRORS:
-            # A typed domain exception from the engine.
-            return answer_error(code, str(exc) or None, getattr(exc, "details", None))
         if is_database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
             return answer_error("unavailable", headers={"Retry-After": "5"})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return answer_error("internal_error")
+
+
+def answer_sync_error(exc: SyncError):
+    """A typed refusal of the engine; an aliased one (out of scope) keeps no message of its own."""
+    if public_code(exc.code) != exc.code:
+        return answer_error(exc.code)
+    if exc.code not in ERRORS:
+        log.error("engine refusal with an unregistered code %r", exc.code)
+        return answer_error("internal_error")
+    return answer_error(exc.code, exc.message or None, exc.details)
 
 
 # PostgreSQL SQLSTATEs that mean "the database cannot take this now", whatever the exception

@@ -246,6 +246,15 @@ LIFECYCLES: Mapping[str, Lifecycle] = {
 }
 
 
+def writers_of(entity: str) -> tuple[str, ...]:
+    """The roles that write `entity` at all: its push act and every move of its lifecycle (the
+    engine then decides which fields, which moves, where)."""
+    acts = {WRITE_ACTS[entity]}
+    if entity in LIFECYCLES:
+        acts |= {move.act for move in LIFECYCLES[entity].moves}
+    return tuple(sorted(frozenset().union(*(RIGHTS[act] for act in acts))))
+
+
 def review_state_of(status: str | None) -> str | None:
     """ODK Central's ``reviewState`` of a form in `status` (None: not reviewed yet)."""
     return next((d.review_state for d in DECISIONS.values() if d.status == status), None)

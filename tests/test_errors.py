@@ -83,3 +83,66 @@ def test_openapi_document_has_full_paths(client):
     assert doc["openapi"].startswith("3.")
     assert "/api/v1/auth/token" in doc["paths"]
     assert all(path.startswith("/api/v1/") for path in doc["paths"])
+
+
+def family_app():
+    """A bare app with two route families: each answers its errors in the shape it registered."""
+    from flask import Blueprint, Flask
+
+    from server.errors import APIError, register_error_handlers, register_error_shape
+    from sync.errors import LockedRecordError, OutOfScopeError
+
+    app = Flask("families")
+    xml = Blueprint("xml", __name__, url_prefix="/v1")
+
+    @xml.route("/form")
+    def form():
+        raise APIError("forbidden")
+
+    @xml.route("/hidden")
+    def hidden():
+        raise OutOfScopeError("household 7 lies in another commune")
+
+    plain = Blueprint("plain", __name__, url_prefix="/api")
+
+    @plain.route("/locked")
+    def locked():
+        raise LockedRecordError("decided", {"status": "approved"})
+
+    app.register_blueprint(xml)
+    app.register_blueprint(plain)
+    register_error_handlers(app)
+    register_error_shape(app, "/v1/", lambda err: app.response_class(f"<e>{err.code}</e>"), blueprint="xml")
+    register_error_shape(app, "/v1/key/", lambda err: app.response_class(f"<k>{err.code}</k>"))
+    return app.test_client()
+
+
+def test_each_family_answers_in_the_shape_it_registered():
+    client = family_app()
+    resp = client.get("/v1/form")
+    assert (resp.status_code, resp.get_data(as_text=True)) == (403, "<e>forbidden</e>")
+    # No route matched: the longest registered prefix decides.
+    assert client.get("/v1/nothing").get_data(as_text=True) == "<e>not_found</e>"
+    assert client.get("/v1/key/abc/nothing").get_data(as_text=True) == "<k>not_found</k>"
+    # Everyone else: the envelope, the engine's typed refusal by its own code and details.
+    err = envelope(client.get("/api/locked"), 409, "locked")
+    assert err["details"] == {"status": "approved"}
+    envelope(client.get("/api/none"), 404, "not_found")
+
+
+def test_out_of_scope_is_answered_as_not_found_without_its_message():
+    resp = family_app().get("/v1/hidden")
+    assert (resp.status_code, resp.get_data(as_text=True)) == (404, "<e>not_found</e>")
+
+
+def test_the_error_writer_knows_no_route_family():
+    """The shapes belong to the families: server/errors.py imports none of them."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path("server/errors.py").read_text())
+    nodes = list(ast.walk(tree))
+    imported = {node.module for node in nodes if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in nodes if isinstance(node, ast.Import) for alias in node.names}
+    families = ("server.odk", "server.openrosa", "server.central", "server.web")
+    assert not [name for name in imported if name and name.startswith(families)]

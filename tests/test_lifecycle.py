@@ -33,7 +33,7 @@ class Clock:
 
     def __init__(self, monkeypatch):
         self.now = SUBMITTED
-        for module in ("server.changes.views", "server.decisions.views"):
+        for module in ("server.sync.views", "server.decisions.views"):
             monkeypatch.setattr(f"{module}.utcnow", lambda: self.now)
 
     def at(self, moment: datetime) -> None:

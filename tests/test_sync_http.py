@@ -242,6 +242,27 @@ def test_a_cursor_belongs_to_its_user(client, auth):
     assert resp.status_code == 422
 
 
+def test_pull_cursors_keep_the_form_phones_already_hold(app, client, auth):
+    """Phones keep their cursor across server upgrades: [user id, feed position], signed with
+    the salt the pull always used. A cursor of another list is not a pull cursor."""
+    from itsdangerous import URLSafeSerializer
+
+    from server.pages import encode_cursor
+
+    a = Phone(client, auth.headers("collaborator"))
+    a.create("households", household())
+    a.push()
+    assert len(a.pull()) == 1
+    old_form = URLSafeSerializer(app.config["SECRET_KEY"], salt="sync-pull-cursor")
+    owner, position = old_form.loads(a.cursor)
+    assert isinstance(owner, int) and isinstance(position, int)
+    resp = client.get(f"/api/v1/sync/pull?cursor={old_form.dumps([owner, 0])}", headers=a.headers)
+    assert resp.status_code == 200 and len(resp.get_json()["changes"]) == 1
+    with app.test_request_context():
+        audit_cursor = encode_cursor("audit", 5)
+    assert client.get(f"/api/v1/sync/pull?cursor={audit_cursor}", headers=a.headers).status_code == 422
+
+
 def test_a_pulled_record_pushed_back_unchanged_is_valid_and_changes_nothing(app, client, auth):
     a = Phone(client, auth.headers("collaborator"))
     hh = a.create("households", household())

@@ -22,7 +22,7 @@ A_YEAR = timedelta(days=366)  # 10 May 2019 -> 10 May 2020 spans 29 February 202
 class Clock:
     def __init__(self, monkeypatch):
         self.now = FIRST
-        monkeypatch.setattr("server.changes.views.utcnow", lambda: self.now)
+        monkeypatch.setattr("server.sync.views.utcnow", lambda: self.now)
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
 from server.auth.current import current_user
 from server.auth.odk import hash_device_key, issue_device_key
-from server.central.views import blp, require_project
+from server.central.views import require_project
 from server.clock import utcnow
 from server.device_tokens.views import collect_settings, encode_qr_payload
 from server.errors import APIError
@@ -24,6 +24,8 @@ from server.store import accounts as store
 from server.submissions.shapes import format_time
 
 LABEL_MAX = 200
+
+blp = Blueprint("app_users", __name__)
 
 
 def require_admin() -> None:

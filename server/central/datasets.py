@@ -17,42 +17,36 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
 from schemas.records import validate_record
 from schemas.sync import ChangeSchema
 from server.auth.current import actor_and_scope, current_user
 from server.central.submissions import next_link, read_count, read_flag
-from server.central.views import blp, project_created_at, require_project
+from server.central.views import project_created_at, require_project
 from server.clock import utcnow
-from server.errors import ALIASES, ERRORS, APIError
+from server.errors import APIError, refusal_error
 from server.models import User
 from server.odk.entity_lists import ENTITY_LISTS, PROPERTIES, build_label, format_value, read_value
 from server.odk.forms import list_forms
 from server.odk.odata import ENTITY_FILTER_FIELDS, ODataError, parse_filter, parse_select, select_fields
 from server.store import entity_lists as store
-from server.store.sync import SqlStore
 from server.submissions.shapes import format_time
-from server.transactions import run_write
+from server.transactions import run_engine
 from sync.actors import Actor
 from sync.engine import push_batch
+from sync.lifecycles import writers_of
 
 DATASET = "/projects/<int:project_id>/datasets/<name>"
 ODATA_OPTIONS = {"$top", "$skip", "$count", "$filter", "$select", "$format"}
 USER_AGENT = "FieldSync"
-# Who writes each list at all (the engine decides the rest: which fields, which moves, where).
-# Asked first, so a role that never writes a list learns that before whether a record exists.
-WRITERS = {
-    "households": ("collaborator", "commune_official", "admin"),
-    "registrations": ("collaborator", "commune_official", "admin"),
-    "support_items": ("collaborator", "commune_official", "district_officer", "admin"),
-    "payouts": ("collaborator", "commune_official", "district_officer", "admin"),
-}
+blp = Blueprint("datasets", __name__)
 
 
 def require_writer(name: str) -> None:
-    if current_user().role not in WRITERS[name]:
+    """Asked first, so a role that never writes a list learns that before whether a record exists."""
+    if current_user().role not in writers_of(name):
         raise APIError("forbidden", f"Your role does not write {name}.")
 
 
@@ -275,21 +269,13 @@ def write(
     except ValidationError as exc:
         raise APIError("validation_error", None, exc.normalized_messages()) from exc
 
-    def work() -> dict[str, Any]:
-        engine_store = SqlStore()
-        response = push_batch(
-            engine_store, actor, "central-api", str(uuid.uuid4()), [change], now, validate_record
-        )
-        engine_store.flush()
-        return response["results"][0]
-
-    result = run_write(work)
+    batch_id = str(uuid.uuid4())
+    response = run_engine(
+        lambda store: push_batch(store, actor, "central-api", batch_id, [change], now, validate_record)
+    )
+    result = response["results"][0]
     if result["status"] == "rejected":
-        errors = result.get("errors") or {}
-        code = errors.get("code") or "validation_error"
-        if code not in ERRORS:
-            code = ALIASES.get(code, "validation_error")
-        raise APIError(code, errors.get("message"), errors.get("details") or {})
+        raise refusal_error(result.get("errors") or {})
     return result
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request, send_file
 
 from server.auth.current import actor_and_scope, current_user
-from server.central.views import blp, require_project
+from server.central.views import require_project
 from server.clock import utcnow
 from server.errors import APIError
 from server.models import OdkSubmission
@@ -32,6 +32,8 @@ from sync.decisions import NOTE_MAX, note_decision
 
 BASE = "/projects/<int:project_id>/forms/<form_id>"
 XML_TYPES = ("application/xml", "text/xml")
+
+blp = Blueprint("submissions", __name__)
 
 
 def find_submission(form_id: str, instance_id: str) -> OdkSubmission:

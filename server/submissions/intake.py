@@ -30,7 +30,7 @@ from marshmallow import ValidationError
 from schemas.records import validate_record
 from schemas.sync import ChangeSchema
 from server.auth.current import actor_and_scope
-from server.errors import ALIASES, ERRORS, APIError
+from server.errors import APIError, refusal_error
 from server.extensions import db
 from server.models import OdkInstance, OdkSubmission, User
 from server.odk import attachments as files
@@ -38,7 +38,8 @@ from server.odk.forms import FormDefinition, UnknownFormError, get_form
 from server.odk.instances import Instance, InstanceError, list_expected_attachments, parse_instance
 from server.store import odk as store
 from server.store.sync import SqlStore
-from server.submissions.changes import (
+from server.submissions.files import Upload, keep_attachments, save_uploads
+from server.submissions.records import (
     ACCEPTED,
     MAIN_RECORD,
     RecordMissing,
@@ -46,7 +47,6 @@ from server.submissions.changes import (
     describe_entity_block,
     read_record_ids,
 )
-from server.submissions.files import Upload, keep_attachments, save_uploads
 from server.transactions import run_write
 from sync.engine import place_of_refusals, push_form
 
@@ -72,10 +72,7 @@ class Intake:
         """Raise the refusal as the APIError the client sees (after the commit)."""
         if self.refusal is None:
             return
-        code = self.refusal["code"]
-        if code not in ERRORS:  # out_of_scope answers as not_found: existence is not revealed
-            code = ALIASES.get(code, "validation_error")
-        raise APIError(code, self.refusal["message"], self.refusal.get("details") or {})
+        raise refusal_error(self.refusal)  # out_of_scope answers as not_found: existence is not revealed
 
     def message(self) -> str:
         """The OpenRosaResponse message for an accepted instance."""

@@ -41,11 +41,11 @@ from server.store.sync import SqlStore
 from server.submissions.files import attachment_directory
 from server.transactions import run_write
 from sync.engine import push_batch
+from sync.lifecycles import PUSH_REGISTRATIONS, roles_for
 
 TUS_VERSION = "1.0.0"
 OFFSET_STREAM = "application/offset+octet-stream"
 PHOTO_FIELD = "signed_form_photo"
-WRITERS = ("collaborator", "commune_official", "admin")  # who writes registrations
 CHUNK = 64 * 1024
 # The link's change and batch ids derive from the upload's id: a retried finish is a duplicate.
 LINK_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4a57-9a3e-0d6b8c1f4e21")
@@ -127,7 +127,7 @@ def read_metadata() -> dict[str, str]:
 
 
 @blp.route("", methods=["POST"])
-@require_roles(*WRITERS)
+@require_roles(*roles_for(PUSH_REGISTRATIONS))  # who writes registrations
 def create():
     """Announce a photo of a registration in the caller's units: 201 with its ``Location``."""
     user = current_user()

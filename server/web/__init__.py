@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, make_response, redirect, render_template, request, url_for
 
-from server.errors import register_error_pages
+from server.errors import APIError, register_error_shape
 from server.web.language import (
     current_language,
     format_day,
@@ -89,17 +89,18 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=format_money, number=format_number, day=format_day, moment=format_moment
     )
-    register_error_pages(app, PREFIX + "/", render_error_page)
+    register_error_shape(app, PREFIX + "/", render_error_page, blueprint=blp.name)
 
 
-def render_error_page(code: str, message: str, status: int, headers: dict):
+def render_error_page(err: APIError):
     """An error as a page in the visitor's language; the API's message is not shown to them."""
+    code, status = err.code, err.status
     text = t(f"error.{code}") if has_text(f"error.{code}") else t("error.other", code=code)
     try:
         page = render_template("web/error.html", code=code, text=text, status=status)
     except Exception:  # the page itself failed (the database is down): say it plainly
         page = f'<!doctype html><meta charset="utf-8"><h1>{status}</h1><p data-error-code="{code}">{text}</p>'
-    return protect_page(make_response(page, status, headers))
+    return protect_page(make_response(page, status))
 
 
 def url_with(**changes: object) -> str:

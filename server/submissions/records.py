@@ -1,8 +1,8 @@
-"""The push changes of a submitted instance, built against the records as they stand.
+"""The records a submitted instance names, and its push changes built against them as they stand.
 
-``server.odk.changes`` maps answers to record fields; this module looks up what that mapping
-needs (the household, the registration, the support item or payout the form names) and the
-base versions to merge against.
+``server.odk.changes`` maps answers to record fields; this module looks up the records that
+mapping needs (the household, the registration, the support item or payout the form names)
+and the base versions to merge against.
 """
 
 from __future__ import annotations

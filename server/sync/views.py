@@ -6,7 +6,6 @@ import orjson
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from schemas.records import validate_record
 from schemas.sync import PullQuerySchema, PullResponseSchema, PushRequestSchema, PushResponseSchema
@@ -14,19 +13,21 @@ from server import jsontext
 from server.auth.current import actor_and_scope, current_user, require_roles
 from server.clock import utcnow
 from server.errors import APIError
+from server.pages import decode_cursor, encode_cursor
 from server.store.sync import SqlStore
 from server.transactions import run_engine
 from sync.engine import pull, push_batch
 from sync.records import EncodedData
 
-blp = Blueprint("changes", __name__, url_prefix="/api/v1/sync", description="Offline sync: push and pull")
+blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="Offline sync: push and pull")
+PULL_CURSOR = "sync-pull"  # a pull cursor is bound to its user: another's is refused
 
 
 @blp.before_request
 def limit_push_changes():
     """Refuse a batch of more than 500 changes before validating it (413). Its size in bytes,
     decoded when gzipped, is bounded before anything reads it (``server/bodies.py``)."""
-    if request.endpoint != "changes.Push" or request.method != "POST":
+    if request.endpoint != "sync.Push" or request.method != "POST":
         return
     cfg = current_app.config
     body = request.get_json(silent=True)
@@ -68,31 +69,6 @@ class Push(MethodView):
         return Response(jsontext.dumps(response), mimetype="application/json")
 
 
-def cursor_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="sync-pull-cursor")
-
-
-def encode_cursor(user_id: int, position: int) -> str:
-    return cursor_serializer().dumps([user_id, position])
-
-
-def decode_cursor(cursor: str | None, user_id: int) -> int | None:
-    """The feed position inside a cursor; it must be this user's own, signed by us."""
-    if cursor is None:
-        return None
-    try:
-        owner, position = cursor_serializer().loads(cursor)
-    except (BadSignature, ValueError, TypeError) as exc:
-        raise APIError(
-            "validation_error", "The cursor is not valid.", {"cursor": ["Not a valid cursor."]}
-        ) from exc
-    if owner != user_id:
-        raise APIError(
-            "validation_error", "This cursor belongs to another user.", {"cursor": ["Not a valid cursor."]}
-        )
-    return position
-
-
 @blp.route("/pull")
 class Pull(MethodView):
     @blp.arguments(PullQuerySchema, location="query")
@@ -101,9 +77,9 @@ class Pull(MethodView):
     def get(self, args):
         """Records of the caller's units changed since the cursor, each once at its latest version."""
         user = current_user()
-        position = decode_cursor(args.get("cursor"), user.id)
+        position = decode_cursor(PULL_CURSOR, args.get("cursor"), int, owner=user.id)
         page = pull(SqlStore(), actor_and_scope(user)[0], position, args["limit"])
-        page["cursor"] = encode_cursor(user.id, page["cursor"])
+        page["cursor"] = encode_cursor(PULL_CURSOR, page["cursor"], owner=user.id)
         # The body is PullResponseSchema's shape (documented above), written by orjson with
         # each record's stored JSON spliced in as it is: decoding every record's data only to
         # encode it again was most of a pull's cost.
