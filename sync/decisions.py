@@ -15,7 +15,7 @@ from sync.errors import (
 )
 from sync.holds import check_not_held
 from sync.lifecycles import DECIDE, DECISIONS, REGISTRATION_LIFE, REPAIR, may
-from sync.records import REGISTRATIONS
+from sync.records import REGISTRATIONS, Record
 from sync.store import Store
 from sync.writes import WriteContext, write_version
 
@@ -72,18 +72,7 @@ def decide_registration(
     data = dict(current.data)
     data.update(status=move.target, decided_by=actor.username, decision_note=note)
     data[move.sets] = now.isoformat()
-    record = write_version(
-        store,
-        WriteContext(actor, now),
-        entity=REGISTRATIONS,
-        record_id=registration_id,
-        current=current,
-        data=data,
-        deleted=False,
-        place=(current.commune_code, current.district_code),
-        action="decide",
-    )
-    return record.to_wire()
+    return write_decided(store, actor, current, data, now)
 
 
 def note_decision(
@@ -112,11 +101,16 @@ def note_decision(
     if not scope.covers(current.commune_code, current.district_code):
         return None
     data["decision_note"] = note
+    return write_decided(store, actor, current, data, now)
+
+
+def write_decided(store: Store, actor: Actor, current: Record, data: dict[str, Any], now: datetime) -> dict:
+    """The registration's new version after a decision or its note (audited as ``decide``)."""
     record = write_version(
         store,
         WriteContext(actor, now),
         entity=REGISTRATIONS,
-        record_id=registration_id,
+        record_id=current.id,
         current=current,
         data=data,
         deleted=False,

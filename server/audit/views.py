@@ -24,7 +24,7 @@ from server.exports import CSV_MIMETYPE, Column, render_table
 from server.pages import decode_cursor, encode_cursor
 from server.store import audit as store
 from sync.lifecycles import READ_AUDIT, roles_for
-from sync.trail import GENESIS
+from sync.trail import CHAIN_FIELDS, GENESIS
 
 blp = Blueprint("audit_entries", __name__, url_prefix="/api/v1", description="The audit trail")
 
@@ -78,32 +78,8 @@ def first_instant(since: date | datetime | None) -> datetime | None:
     return datetime.combine(since, time(0), tzinfo=programme_zone()).astimezone(UTC)
 
 
-CSV_COLUMNS = [
-    Column(name)
-    for name in (
-        "id",
-        "chain_position",
-        "at",
-        "actor",
-        "device_id",
-        "batch_id",
-        "change_id",
-        "client_time",
-        "made_after",
-        "made_before",
-        "clock_suspect",
-        "action",
-        "entity",
-        "record_id",
-        "version",
-        "before",
-        "after",
-        "commune_code",
-        "district_code",
-        "prev_hash",
-        "entry_hash",
-    )
-]
+# Every field the entry's hash covers, so an auditor has all the chain was computed over.
+CSV_COLUMNS = [Column(name) for name in ("id", *CHAIN_FIELDS, "prev_hash", "entry_hash")]
 
 
 def audit_csv(query: store.AuditFilter) -> Response:
