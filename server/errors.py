@@ -206,6 +206,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        code = getattr(exc, "code", None)
+        if isinstance(code, str) and public_code(code) in ERRORS:
+            # A typed refusal of a Flask-free module (an account rule, an unreadable instance,
+            # a wrong attachment): its class names a registered code.
+            return answer_error(code, str(exc) or None, getattr(exc, "details", None))
         if is_database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
             return answer_error("unavailable", headers={"Retry-After": "5"})

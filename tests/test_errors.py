@@ -109,6 +109,13 @@ def family_app():
     def locked():
         raise LockedRecordError("decided", {"status": "approved"})
 
+    class AccountRule(ValueError):  # a Flask-free module's refusal names its code
+        code = "validation_error"
+
+    @plain.route("/account")
+    def account():
+        raise AccountRule("unit 999 does not exist")
+
     app.register_blueprint(xml)
     app.register_blueprint(plain)
     register_error_handlers(app)
@@ -128,6 +135,8 @@ def test_each_family_answers_in_the_shape_it_registered():
     err = envelope(client.get("/api/locked"), 409, "locked")
     assert err["details"] == {"status": "approved"}
     envelope(client.get("/api/none"), 404, "not_found")
+    refusal = envelope(client.get("/api/account"), 422, "validation_error")
+    assert refusal["message"] == "unit 999 does not exist"
 
 
 def test_out_of_scope_is_answered_as_not_found_without_its_message():
