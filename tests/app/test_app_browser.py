@@ -13,61 +13,32 @@ import hashlib
 import json
 import os
 import struct
-import threading
 import zlib
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from server.extensions import db
 from server.models import AppliedChange, Upload, User
 from server.odk.attachments import blob_path
 from server.store import accounts as account_store
+from tests.browsers import SCREENSHOTS, launch, serve
 from tests.conftest import PASSWORD
 from tests.factories import household, payout, put, registration, support_item
 from tests.phones import Phone
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="browser tests need playwright (pip install -e '.[test]')"
-)
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 360, "height": 640}
 
 
 @pytest.fixture(scope="module")
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    yield from serve(app)
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from launch()
 
 
 @pytest.fixture
