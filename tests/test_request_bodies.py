@@ -376,3 +376,17 @@ def test_over_gunicorn_a_bomb_and_a_30_mb_login_leave_the_worker_small(app, auth
         assert send_raw(base, "/api/v1/sync/push", bomb, headers) in (413, None)
         grown = peak_rss_kib(worker) - before
         assert grown < 40 * 1024, f"the worker's peak memory grew by {grown} KiB"
+
+
+def test_every_route_that_takes_a_body_has_its_limit_chosen(app):
+    """A new POST/PUT/PATCH route must be given its limit in server/bodies.py LIMITS (a route
+    renamed there would silently fall to the 1 MiB default): every such endpoint is listed,
+    and every listed name is a real endpoint that takes a body."""
+    from server.bodies import LIMITS
+
+    takes_body = {
+        rule.endpoint for rule in app.url_map.iter_rules() if rule.methods & {"POST", "PUT", "PATCH"}
+    }
+    assert sorted(takes_body - set(LIMITS)) == []
+    assert sorted(set(LIMITS) - takes_body) == []
+    assert all(setting in app.config for setting in LIMITS.values())
