@@ -50,21 +50,23 @@ CHAIN_FIELDS = (
 
 
 def _plain(value: Any) -> Any:
+    """What the JSON encoder does not know: an aware time in UTC, any other mapping as a dict."""
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise ValueError("audit times are aware")
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not part of an audit entry")
 
 
 def canonical(content: Mapping[str, Any]) -> bytes:
-    """The bytes an entry's hash covers: its `CHAIN_FIELDS`, canonical JSON."""
-    picked = {name: _plain(content.get(name)) for name in CHAIN_FIELDS}
-    return json.dumps(picked, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The bytes an entry's hash covers: its `CHAIN_FIELDS`, canonical JSON (the encoder
+    walks the values once; only times and foreign mappings reach `_plain`)."""
+    picked = {name: content.get(name) for name in CHAIN_FIELDS}
+    return json.dumps(
+        picked, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+    ).encode("utf-8")
 
 
 def entry_hash(content: Mapping[str, Any], prev_hash: str) -> str:

@@ -155,3 +155,36 @@ def test_concurrent_writers_extend_one_chain(app, auth, runner):
     assert [r.chain_position for r in rows] == list(range(1, 41))
     result = runner.invoke(args=["verify-audit"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_canonical_form_of_an_entry_is_fixed():
+    """Chains already in databases were hashed over exactly these bytes: any change to how an
+    entry is written out would make verify-audit fail on every earlier entry."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sync.trail import canonical
+
+    hanoi = timezone(timedelta(hours=7))
+    content = {
+        "chain_position": 3,
+        "at": datetime(2026, 12, 2, 13, 5, 1, 250, tzinfo=hanoi),
+        "actor": "ctv_trado",
+        "user_id": 7,
+        "client_time": datetime(2026, 12, 2, 6, 0, tzinfo=UTC),
+        "action": "update",
+        "entity": "households",
+        "record_id": "6f1d9a52-3c1e-4a57-9a3e-0d6b8c1f4e21",
+        "version": 2,
+        "before": {"head_name": "Hồ Thị Xuân Lan", "members": 4, "tags": ("a", "b")},
+        "after": {"head_name": "Hồ Thị Xuân Lan", "members": 5, "gps": [15.57, 108.47], "x": None},
+        "clock_suspect": False,
+        "ignored": "not a chain field",
+    }
+    assert canonical(content) == (
+        '{"action":"update","actor":"ctv_trado","after":{"gps":[15.57,108.47],"head_name":"Hồ Thị Xuân Lan",'
+        '"members":5,"x":null},"at":"2026-12-02T06:05:01.000250Z","batch_id":null,"before":{"head_name":'
+        '"Hồ Thị Xuân Lan","members":4,"tags":["a","b"]},"chain_position":3,"change_id":null,'
+        '"client_time":"2026-12-02T06:00:00.000000Z","clock_suspect":false,"commune_code":null,'
+        '"device_id":null,"district_code":null,"entity":"households","made_after":null,"made_before":null,'
+        '"record_id":"6f1d9a52-3c1e-4a57-9a3e-0d6b8c1f4e21","user_id":7,"version":2}'
+    ).encode()
