@@ -25,11 +25,17 @@ from datetime import date, datetime
 from typing import Any
 
 from server.odk.forms import md5_hash
+from sync.lifecycles import (
+    APPROVED,
+    DISBURSED,
+    PLANNED,
+    REGISTRATION_LIFE,
+    REJECTED,
+    RETURNED,
+    SUBMITTED,
+)
+from sync.records import HOUSEHOLDS, PAYOUTS, REGISTRATIONS, SUPPORT_ITEMS
 
-HOUSEHOLDS = "households"
-REGISTRATIONS = "registrations"
-SUPPORT_ITEMS = "support_items"
-PAYOUTS = "payouts"
 COMMUNES = "communes"
 
 #: The entity lists (Central's datasets), each named like the entity its records are.
@@ -50,9 +56,9 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
 
 #: What a form can act on: the statuses each list keeps (households: every live one).
 STATUSES: dict[str, tuple[str, ...]] = {
-    REGISTRATIONS: ("submitted", "returned"),
-    SUPPORT_ITEMS: ("planned",),
-    PAYOUTS: ("disbursed",),
+    REGISTRATIONS: tuple(s for s in REGISTRATION_LIFE.states if s not in REGISTRATION_LIFE.locked),
+    SUPPORT_ITEMS: (PLANNED,),  # to be delivered
+    PAYOUTS: (DISBURSED,),  # to be confirmed
 }
 
 #: The type of each property that is not text, to read a value Central's API sends as text.
@@ -64,10 +70,10 @@ PROPERTY_TYPES: dict[str, dict[str, str]] = {
 }
 
 REGISTRATION_STATUS_LABELS = {
-    "submitted": "chờ duyệt",
-    "returned": "trả lại để sửa",
-    "approved": "đã duyệt",
-    "rejected": "không duyệt",
+    SUBMITTED: "chờ duyệt",
+    RETURNED: "trả lại để sửa",
+    APPROVED: "đã duyệt",
+    REJECTED: "không duyệt",
 }
 KIND_LABELS = {
     "livestock": "Con giống",

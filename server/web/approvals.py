@@ -25,7 +25,7 @@ from sync.errors import (
     VersionConflictError,
 )
 from sync.holds import held_keys
-from sync.lifecycles import DECIDE, DECISIONS, READ_FORMS, REGISTRATION_LIFE, may, roles_for
+from sync.lifecycles import DECIDE, DECISIONS, READ_FORMS, REGISTRATION_LIFE, SUBMITTED, may, roles_for
 from sync.records import Record
 
 
@@ -97,7 +97,7 @@ def registration(registration_id: str):
         history=history,
         can_decide=can_decide,
         clock_flags=clock_flags,
-        holds=holds if record.data.get("status") == "submitted" else [],
+        holds=holds if record.data.get("status") == SUBMITTED else [],
         photo_url=photo_url(record.id),
     )
 
