@@ -10,7 +10,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from schemas.errors import ErrorEnvelope
-from server import bodies, compression, inputs
+from server import bodies, compression, inputs, replica
 from server.config import load_settings
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     import server.models  # noqa: F401 - every table known to SQLAlchemy and Alembic
 
     db.init_app(app)
+    replica.init_app(app)  # the supervisors' reads on DATABASE_REPLICA_URL, when set
     # The key that signs push receipts, read (or made, in the instance folder) once.
     app.extensions["receipt_key"] = load_receipt_key(app.config.get("RECEIPT_KEY_FILE"), app.instance_path)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)

@@ -35,6 +35,8 @@ DEFAULTS = {
     "COMPRESS_LEVEL": 6,  # gzip
     "ODK_PROJECT_NAME": "Đăng ký thoát nghèo bền vững - Quảng Nam",  # the one ODK project
     "TRUSTED_PROXIES": "",  # addresses/networks whose X-Forwarded-For is believed (server/proxies.py)
+    # Seconds a read replica may trail the primary before its routes read the primary instead.
+    "REPLICA_MAX_LAG": 30,
 }
 INT_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
 
@@ -84,7 +86,39 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         else settings["ENV_NAME"] == "production" and not settings.get("TESTING"),
     )
     settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["SQLALCHEMY_DATABASE_URI"])
+    settings.setdefault("DATABASE_REPLICA_URL", env.get("DATABASE_REPLICA_URL") or None)
+    if settings["DATABASE_REPLICA_URL"]:
+        settings["SQLALCHEMY_BINDS"] = {REPLICA_BIND: replica_bind(settings)}
     return settings
+
+
+#: The Flask-SQLAlchemy bind of the read replica (``server/replica.py`` routes reads to it).
+REPLICA_BIND = "replica"
+#: Seconds to wait for a connection to the replica before its routes read the primary.
+REPLICA_CONNECT_TIMEOUT = 2
+
+
+def replica_bind(settings: dict) -> dict:
+    """The engine of ``DATABASE_REPLICA_URL``: a PostgreSQL hot standby of the primary, read
+    in read-only REPEATABLE READ transactions (one snapshot per answer), a short connect timeout."""
+    url = normalise_database_url(settings["DATABASE_REPLICA_URL"])
+    if not (url.startswith("postgresql") and settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")):
+        raise ConfigurationError(
+            "DATABASE_REPLICA_URL needs PostgreSQL for both the primary (DATABASE_URL) and the "
+            "replica (a streaming hot standby); unset it on SQLite."
+        )
+    options = engine_options(url)
+    connect_args = options["connect_args"]
+    return {
+        **options,
+        "url": url,
+        "isolation_level": "REPEATABLE READ",
+        "connect_args": {
+            **connect_args,
+            "options": connect_args["options"] + " -c default_transaction_read_only=on",
+            "connect_timeout": REPLICA_CONNECT_TIMEOUT,
+        },
+    }
 
 
 def development_secret(instance_path: str) -> str:

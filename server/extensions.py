@@ -3,6 +3,7 @@
 from flask import has_request_context, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -21,7 +22,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+#: Key in ``Session.info``: the engine every further statement of this session runs on.
+READ_ENGINE = "read_engine"
+
+
+class RoutedSession(Session):
+    """Flask-SQLAlchemy's session, sent to another engine once ``server.replica`` says so.
+
+    ``server.replica.read_on_replica`` puts the replica's engine in ``info[READ_ENGINE]``;
+    from then on the request's statements run there (the session keeps its connection to
+    the primary, where authentication already read). Nothing else ever sets it.
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and (engine := self.info.get(READ_ENGINE)) is not None:
+            return engine
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutedSession})
 migrate = Migrate()
 
 

@@ -22,6 +22,7 @@ from server.auth.current import current_scope, require_roles
 from server.clock import programme_zone, utcnow
 from server.exports import CSV_MIMETYPE, Column, render_table
 from server.pages import decode_cursor, encode_cursor
+from server.replica import read_on_replica
 from server.store import audit as store
 from sync.lifecycles import READ_AUDIT, roles_for
 from sync.trail import CHAIN_FIELDS, GENESIS
@@ -41,6 +42,7 @@ class AuditTrail(MethodView):
         description="format=csv: the entries, the chain head last",
     )
     @require_roles(*roles_for(READ_AUDIT))
+    @read_on_replica
     def get(self, args):
         """The audit trail of the caller's units, oldest first, a page at a time (or, with
         format=csv, every entry of the filter as a file with the chain's head last)."""

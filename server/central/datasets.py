@@ -31,6 +31,7 @@ from server.models import User
 from server.odk.entity_lists import ENTITY_LISTS, PROPERTIES, build_label, format_value, read_value
 from server.odk.forms import list_forms
 from server.odk.odata import ENTITY_FILTER_FIELDS, ODataError, parse_filter, parse_select, select_fields
+from server.replica import read_on_replica
 from server.store import entity_lists as store
 from server.submissions.shapes import format_time
 from server.transactions import run_engine
@@ -197,6 +198,7 @@ def get_entity(project_id: int, name: str, entity_id: str):
 
 
 @blp.route(DATASET + ".svc/Entities", methods=["GET"])
+@read_on_replica
 def odata_entities(project_id: int, name: str):
     """The list as OData rows; ``$filter`` on ``__system``, ``$select``, ``$top``, ``$skip``, ``$count``."""
     require_dataset(project_id, name)

@@ -19,6 +19,7 @@ from server.errors import APIError
 from server.models import OdkSubmission
 from server.odk.attachments import blob_path
 from server.odk.odata import ODataError, parse_filter, parse_select, select_fields
+from server.replica import read_on_replica
 from server.store import accounts as account_store
 from server.store import odk as store
 from server.store.sync import SqlStore
@@ -155,6 +156,7 @@ def download_attachment(project_id: int, form_id: str, instance_id: str, name: s
 
 
 @blp.route(BASE + ".svc/Submissions", methods=["GET"])
+@read_on_replica
 def odata_submissions(project_id: int, form_id: str):
     """The form's submissions as OData rows; ``$top``, ``$skip``, ``$count``, ``$filter``, ``$wkt``."""
     require_project(project_id)

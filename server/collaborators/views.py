@@ -14,6 +14,7 @@ from marshmallow import RAISE
 from schemas.activity import ActivityQuery, ActivityReport
 from server.auth.current import current_scope, requested_unit, require_roles
 from server.clock import today
+from server.replica import read_on_replica
 from server.store import activity as store
 from server.store.calendar import end_of_day
 from sync.lifecycles import READ_AUDIT, roles_for
@@ -26,6 +27,7 @@ class Activity(MethodView):
     @blp.arguments(ActivityQuery, location="query", unknown=RAISE)
     @blp.response(200, ActivityReport)
     @require_roles(*roles_for(READ_AUDIT))
+    @read_on_replica
     def get(self, args):
         """One row per active collaborator in scope, counted up to the end of ``as_of``.
 

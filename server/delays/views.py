@@ -17,6 +17,7 @@ from server.auth.current import current_scope, requested_unit, require_roles
 from server.clock import today
 from server.exports import Column, render_table
 from server.pages import decode_cursor, encode_cursor
+from server.replica import read_on_replica
 from server.store import delays as store
 from server.store import units as unit_store
 from sync.actors import Scope
@@ -33,6 +34,7 @@ class Delays(MethodView):
     @blp.arguments(DelayQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, DelayReportSchema)
     @require_roles(*roles_for(READ_AUDIT))
+    @read_on_replica
     def get(self, args):
         """Late payouts, approvals, support items and silent collaborators on ``as_of``.
 

@@ -19,6 +19,7 @@ from server.auth.current import current_scope, require_roles
 from server.clock import programme_zone, today
 from server.errors import APIError
 from server.exports import CSV_MIMETYPE, XLSX_MIMETYPE, render_table
+from server.replica import read_on_replica
 from server.reports import figures, tables
 from server.store import reports as store
 from sync.actors import Scope
@@ -70,6 +71,7 @@ class ExitRegistrations(MethodView):
     @document_downloads
     @blp.alt_response(403, description="forbidden: collaborators and commune users")
     @require_roles(*roles_for(READ_REPORTS))
+    @read_on_replica
     def get(self, args):
         """Approved exit registrations of a year per district, against quotas and targets.
 
@@ -90,6 +92,7 @@ class Payouts(MethodView):
     @document_downloads
     @blp.alt_response(403, description="forbidden: collaborators and commune users")
     @require_roles(*roles_for(READ_REPORTS))
+    @read_on_replica
     def get(self, args):
         """Incentive payouts of households recognised in a year, per district, and how late.
 

@@ -12,6 +12,7 @@ from flask import abort, request
 from server.clock import today
 from server.delays.views import EXPORT_COLUMNS
 from server.exports import FORMATS, render_table
+from server.replica import read_on_replica
 from server.reports import figures, tables
 from server.reports.views import answer
 from server.store import delays as delay_store
@@ -31,6 +32,7 @@ def read_format() -> str:
 
 @blp.route("/downloads/exit-registrations")
 @require_page(*roles_for(READ_DASHBOARD))
+@read_on_replica
 def download_exit_registrations():
     scope, year = page_scope(), read_year()
     rows = report_store.count_exit_registrations(year, scope, None)
@@ -40,6 +42,7 @@ def download_exit_registrations():
 
 @blp.route("/downloads/payouts")
 @require_page(*roles_for(READ_DASHBOARD))
+@read_on_replica
 def download_payouts():
     year, as_of = read_year(), today()
     report = figures.build_payout_report(
@@ -50,6 +53,7 @@ def download_payouts():
 
 @blp.route("/downloads/delays")
 @require_page(*roles_for(READ_DASHBOARD))
+@read_on_replica
 def download_delays():
     query = delay_query(read_as_of(), request.args.get("kind") or None, read_unit(request.args.get("unit")))
     items = delay_store.list_delays(query)
