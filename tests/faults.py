@@ -1,4 +1,5 @@
-"""Helpers that break things on purpose: a process killed mid-batch, a throwaway PostgreSQL.
+"""Helpers that break things on purpose: a process killed mid-batch, a throwaway PostgreSQL
+(and a streaming standby of it).
 
 The shared PostgreSQL server of the suite is never stopped: a test that restarts PostgreSQL
 starts its own cluster (``initdb`` into a temporary folder, owned by the ``postgres`` system
@@ -16,6 +17,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 from tests.servers import free_port
 
@@ -44,6 +47,12 @@ class Cluster:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
 
+    def query(self, sql: str, *params) -> list[tuple]:
+        """Run one statement on the cluster's ``fieldsync`` database (autocommit); its rows."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
     def start(self) -> None:
         options = f"-p {self.port} -h 127.0.0.1 -k {self.folder} -c fsync=off"
         self.run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
@@ -57,9 +66,10 @@ class Cluster:
 
 
 @contextmanager
-def throwaway_postgres():
-    """Yield a running Cluster with an empty ``fieldsync`` database; removed afterwards."""
-    bindir = postgres_bin()
+def own_cluster(bindir: Path | None = None):
+    """Yield a Cluster on a free port in a new temporary folder, not yet created; whatever
+    was made of it (its processes, its folder) is removed afterwards, even on failure."""
+    bindir = bindir or postgres_bin()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     user = None
@@ -71,13 +81,36 @@ def throwaway_postgres():
         shutil.chown(folder, user)
     cluster = Cluster(bindir, folder, free_port(), user)
     try:
+        yield cluster
+    finally:
+        if cluster.data.exists():
+            cluster.run("pg_ctl", "-D", str(cluster.data), "-m", "immediate", "stop", check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_postgres():
+    """Yield a running Cluster with an empty ``fieldsync`` database; removed afterwards.
+
+    ``initdb --auth=trust`` also lets loopback connections replicate (``standby_of``)."""
+    with own_cluster() as cluster:
         cluster.run("initdb", "-D", str(cluster.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         cluster.start()
         cluster.run("createdb", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "fieldsync")
         yield cluster
-    finally:
-        cluster.run("pg_ctl", "-D", str(cluster.data), "-m", "immediate", "stop", check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def standby_of(primary: Cluster):
+    """Yield a running hot standby of ``primary`` (``pg_basebackup -R``, streaming); removed
+    afterwards. Its ``url`` names the same ``fieldsync`` database, read-only."""
+    with own_cluster(primary.bindir) as standby:
+        standby.run(
+            "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+            "-D", str(standby.data), "-R", "-X", "stream", "-c", "fast",
+        )  # fmt: skip
+        standby.start()
+        yield standby
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05) -> bool:
