@@ -291,8 +291,8 @@ def test_only_the_supervisors_reads_are_marked_for_the_replica(app):
         ("pages.download_exit_registrations", None),
         ("pages.download_payouts", None),
         ("pages.download_delays", None),
-        ("central.odata_entities", None),
-        ("central.odata_submissions", None),
+        ("central.datasets.odata_entities", None),
+        ("central.submissions.odata_submissions", None),
     }
     for endpoint, _method in marked:
         assert app.url_map._rules_by_endpoint[endpoint][0].methods <= {"GET", "HEAD", "OPTIONS"}
