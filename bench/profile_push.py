@@ -3,7 +3,7 @@
     /work/venv/bin/python -m bench.profile_push [--records 5000] [--batch 500]
         [--db sqlite|postgresql] [--profile push|pull|none] [--html FILE]
 
-Makes a fresh database (a SQLite file in a temporary folder, or ``fs_bench_profile`` on
+Makes a fresh database (a SQLite file in a temporary folder, or ``fs_bench_profile_<pid>`` on
 PostgreSQL, dropped at the end), sets it up with the documented commands, then pushes
 ``--records`` records from ``bench/records.py`` through the Flask test client in batches
 and pulls them back, printing records/s. With ``--profile`` the chosen phase runs under
@@ -30,7 +30,7 @@ from bench.records import chunk, iter_records, make_change
 from bench.services import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parent.parent
-DB = "fs_bench_profile"
+DB = f"fs_bench_profile_{os.getpid()}"  # one per run: several people may profile at once
 PASSWORD = "bench-profile-password"
 
 
