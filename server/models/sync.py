@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.extensions import db
@@ -50,6 +50,10 @@ class RecordVersion(db.Model):
 class SyncIndex(db.Model):
     """One row per record: its latest version and the change sequence a pull reads.
 
+    ``record_json`` is that version in the pull's shape (``Record.to_wire``) as JSON text,
+    written with the version: a pull page is one range of this table, its rows spliced into
+    the answer as they are stored - no join to ``record_versions``, nothing decoded.
+
     ``seq`` is assigned at the end of the writing transaction under a lock on
     ``sync_counter``, so sequences become visible in commit order and a pull that has
     read up to N never later meets a smaller committed number.
@@ -67,6 +71,7 @@ class SyncIndex(db.Model):
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     commune_code: Mapped[str] = mapped_column(String(16))
     district_code: Mapped[str] = mapped_column(String(16))
+    record_json: Mapped[str] = mapped_column(Text)
 
 
 class SyncCounter(db.Model):

@@ -3,8 +3,9 @@
 The engine decides; this module only writes what it is told, in bulk. A write of a version
 (``VersionWrite``) updates the entity's typed current-state row, closes the previous
 version's validity and inserts the new one into ``record_versions``, and marks the record
-for the pull index. ``assign_sequences`` must be the last statement before commit: it takes
-the counter row's lock, so sequence numbers become visible in commit order.
+for the pull index with its new version as the pull's JSON text. ``assign_sequences`` must
+be the last statement before commit: it takes the counter row's lock, so sequence numbers
+become visible in commit order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from server import jsontext
 from server.extensions import db
 from server.models import ENTITY_MODELS, RecordVersion, SyncCounter, SyncIndex
 
@@ -154,10 +156,18 @@ def save_versions(writes: list[VersionWrite]) -> None:
             "seq": None,
             "commune_code": w.commune_code,
             "district_code": w.district_code,
+            "record_json": wire_json(w),
         }
         for w in latest.values()
     ]
     stage_index(index_rows)
+
+
+def wire_json(w: VersionWrite) -> str:
+    """The version as a pulled record (``Record.to_wire``'s shape), as JSON text."""
+    return jsontext.dumps_text(
+        {"entity": w.entity, "id": w.record_id, "version": w.version, "deleted": w.deleted, "data": w.data}
+    )
 
 
 def stage_index(rows: list[dict]) -> None:
