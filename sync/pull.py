@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.actors import Actor, resolve_scope
+from sync.actors import Actor, Scope, resolve_scope
 from sync.errors import ValidationFailed
 from sync.store import Store
 
@@ -14,7 +14,9 @@ from sync.store import Store
 MAX_LIMIT = 5000
 
 
-def pull(store: Store, actor: Actor, cursor: int | None, limit: int) -> dict[str, Any]:
+def pull(
+    store: Store, actor: Actor, cursor: int | None, limit: int, scope: Scope | None = None
+) -> dict[str, Any]:
     """The records in the actor's units written after feed position `cursor` (None: all).
 
     Returns `{"changes": [record, ...], "cursor": int, "more": bool, "remaining": int}`: each
@@ -26,13 +28,14 @@ def pull(store: Store, actor: Actor, cursor: int | None, limit: int) -> dict[str
     progress. The integer cursor is the
     server's to make opaque and to bind to the user. Raises ValidationFailed for a limit
     outside 1..MAX_LIMIT or a negative cursor, ForbiddenError for an actor of an unknown unit.
+    `scope` is the actor's, when the caller has resolved it already (it is not read twice).
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed("Bad limit.", {"limit": [f"Must be between 1 and {MAX_LIMIT}."]})
     after = cursor or 0
     if after < 0:
         raise ValidationFailed("Bad cursor.", {"cursor": ["Not a valid cursor."]})
-    scope = resolve_scope(store, actor)
+    scope = scope or resolve_scope(store, actor)
     # One record more than asked tells whether another page waits, without a count query.
     entries = store.list_feed(scope, after, limit + 1)
     page = entries[:limit]

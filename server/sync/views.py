@@ -78,7 +78,8 @@ class Pull(MethodView):
         """Records of the caller's units changed since the cursor, each once at its latest version."""
         user = current_user()
         position = decode_cursor(PULL_CURSOR, args.get("cursor"), int, owner=user.id)
-        page = pull(SqlStore(), actor_and_scope(user)[0], position, args["limit"])
+        actor, scope = actor_and_scope(user)
+        page = pull(SqlStore(), actor, position, args["limit"], scope)
         page["cursor"] = encode_cursor(PULL_CURSOR, page["cursor"], owner=user.id)
         # The body is PullResponseSchema's shape (documented above), written by orjson with
         # each record's stored JSON spliced in as it is: decoding every record's data only to
