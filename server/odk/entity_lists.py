@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from server.odk.forms import md5_hash
+from server.vocabulary import word
 from sync.lifecycles import (
     APPROVED,
     DISBURSED,
@@ -74,21 +75,6 @@ REGISTRATION_STATUS_LABELS = {
     RETURNED: "trả lại để sửa",
     APPROVED: "đã duyệt",
     REJECTED: "không duyệt",
-}
-KIND_LABELS = {
-    "livestock": "Con giống",
-    "seedlings": "Cây giống",
-    "vocational_training": "Đào tạo nghề",
-    "preferential_loan": "Vay vốn ưu đãi",
-    "job_placement": "Việc làm",
-    "housing": "Nhà ở",
-    "other": "Khác",
-    "reward": "Thưởng thoát nghèo",
-    "interest_support": "Hỗ trợ lãi suất",
-    "health_insurance": "Bảo hiểm y tế",
-    "tuition": "Học phí",
-    "exit_poverty": "Thoát nghèo",
-    "exit_near_poverty": "Thoát cận nghèo",
 }
 SEPARATOR = " · "
 
@@ -172,14 +158,14 @@ def build_label(entity_list: str, row: Mapping[str, Any]) -> str:
     elif entity_list == SUPPORT_ITEMS:
         due = row.get("due_date")
         parts = [
-            KIND_LABELS.get(row.get("kind") or "", row.get("kind")),
+            word("need", row.get("kind") or ""),
             row.get("description"),
             f"hạn {format_value(due)}" if due else None,
         ]
     elif entity_list == PAYOUTS:
         paid = row.get("disbursed_on")
         parts = [
-            KIND_LABELS.get(row.get("kind") or "", row.get("kind")),
+            word("payout", row.get("kind") or ""),
             format_amount(row.get("amount_vnd")),
             f"chi ngày {format_value(paid)}" if paid else None,
         ]

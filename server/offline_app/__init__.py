@@ -18,6 +18,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, redirect, send_from_directory
 
+from server.vocabulary import WORDS
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 PREFIX = "/app"
@@ -47,9 +49,10 @@ def protect(response: Response) -> Response:
 def shell_files() -> tuple[tuple[str, ...], str]:
     """Every file of the shell (URLs) and a version naming their exact contents."""
     digest = hashlib.sha256()
-    urls = [f"{PREFIX}/", f"{PREFIX}/manifest.webmanifest"]
+    urls = [f"{PREFIX}/", f"{PREFIX}/manifest.webmanifest", f"{PREFIX}/vocabulary.js"]
     digest.update((HERE / "index.html").read_bytes())
     digest.update((HERE / "manifest.webmanifest").read_bytes())
+    digest.update(vocabulary_module().encode("utf-8"))
     for path in sorted(p for p in STATIC.rglob("*") if p.is_file()):
         urls.append(f"{PREFIX}/static/{path.relative_to(STATIC).as_posix()}")
         digest.update(path.read_bytes())
@@ -79,6 +82,17 @@ def service_worker():
     head = f"const VERSION = {json.dumps(version)};\nconst SHELL = {json.dumps(list(urls))};\n"
     body = head + (HERE / "sw.js").read_text(encoding="utf-8")
     return Response(body, mimetype="text/javascript", headers={"Service-Worker-Allowed": f"{PREFIX}/"})
+
+
+@cache
+def vocabulary_module() -> str:
+    """The programme's words (``server/vocabulary.py``) as the module the app's texts import."""
+    return f"export const VOCABULARY = {json.dumps(WORDS, ensure_ascii=False, sort_keys=True)};\n"
+
+
+@blp.route("/vocabulary.js")
+def vocabulary():
+    return Response(vocabulary_module(), mimetype="text/javascript")
 
 
 @blp.route("/static/<path:filename>")

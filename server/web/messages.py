@@ -2,15 +2,20 @@
 
 A key missing from English falls back to Vietnamese, and a key missing from both shows its
 raw value (``field.latitude`` shows ``latitude``), so a forgotten word never breaks a page. Values may
-hold ``{name}`` placeholders filled by ``translate(key, name=...)``.
+hold ``{name}`` placeholders filled by ``translate(key, name=...)``. The programme's own words
+(categories, kinds, needs, funding sources, payout kinds) come from ``server/vocabulary.py``,
+which the offline app and the ODK entity lists read too.
 """
 
 from __future__ import annotations
+
+from server.vocabulary import WORDS
 
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 
 VI: dict[str, str] = {
+    **WORDS["vi"],
     "app.name": "FieldSync · Thoát nghèo bền vững Quảng Nam",
     "app.short": "FieldSync",
     "lang.switch": "English",
@@ -164,27 +169,6 @@ VI: dict[str, str] = {
     "pstatus.disbursed": "Đã chi",
     "pstatus.confirmed": "Hộ đã xác nhận",
     "pstatus.cancelled": "Đã huỷ",
-    "kind.exit_poverty": "Thoát nghèo",
-    "kind.exit_near_poverty": "Thoát cận nghèo",
-    "category.poor": "Hộ nghèo",
-    "category.near_poor": "Hộ cận nghèo",
-    "need.livestock": "Con giống",
-    "need.seedlings": "Cây giống",
-    "need.vocational_training": "Học nghề",
-    "need.preferential_loan": "Vay vốn ưu đãi",
-    "need.job_placement": "Việc làm, xuất khẩu lao động",
-    "need.housing": "Nhà ở",
-    "need.other": "Khác",
-    "payout.reward": "Thưởng hộ thoát nghèo",
-    "payout.interest_support": "Hỗ trợ lãi suất",
-    "payout.health_insurance": "Thẻ BHYT",
-    "payout.tuition": "Học phí, hỗ trợ học tập",
-    "payout.other": "Khác",
-    "funding.province": "Ngân sách tỉnh",
-    "funding.district": "Ngân sách huyện",
-    "funding.commune": "Ngân sách xã",
-    "funding.social_policy_bank": "Ngân hàng CSXH",
-    "funding.other": "Khác",
     "action.create": "Tạo mới",
     "action.update": "Cập nhật",
     "action.merge": "Gộp thay đổi",
@@ -329,6 +313,7 @@ VI: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    **WORDS["en"],
     "app.name": "FieldSync · Sustainable poverty exit, Quảng Nam",
     "lang.switch": "Tiếng Việt",
     "nav.approvals": "Approval queue",
@@ -479,27 +464,6 @@ EN: dict[str, str] = {
     "pstatus.disbursed": "Disbursed",
     "pstatus.confirmed": "Confirmed",
     "pstatus.cancelled": "Cancelled",
-    "kind.exit_poverty": "Exit poverty",
-    "kind.exit_near_poverty": "Exit near-poverty",
-    "category.poor": "Poor",
-    "category.near_poor": "Near-poor",
-    "need.livestock": "Livestock",
-    "need.seedlings": "Seedlings",
-    "need.vocational_training": "Vocational training",
-    "need.preferential_loan": "Preferential loan",
-    "need.job_placement": "Job placement",
-    "need.housing": "Housing",
-    "need.other": "Other",
-    "payout.reward": "Exit reward",
-    "payout.interest_support": "Interest support",
-    "payout.health_insurance": "Health insurance",
-    "payout.tuition": "Tuition",
-    "payout.other": "Other",
-    "funding.province": "Province",
-    "funding.district": "District",
-    "funding.commune": "Commune",
-    "funding.social_policy_bank": "Social Policy Bank",
-    "funding.other": "Other",
     "action.create": "Created",
     "action.update": "Updated",
     "action.merge": "Merged",

@@ -4,6 +4,7 @@ icons, and a service worker that keeps exactly the files the app needs - none fr
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 
 from server.offline_app import STATIC
@@ -46,8 +47,32 @@ def test_the_service_worker_keeps_every_file_of_the_shell_and_nothing_from_elsew
         if url.endswith((".js", ".css", "/")):
             # No script, style or font from another host: every reference is to this server.
             assert not re.search(rb"(?:src|href|import|url)\s*\(?\s*[\"']?(?:https?:)?//", body), url
-    # The JavaScript modules import each other by relative path only.
+    # The JavaScript modules import by relative path only, and only what the worker keeps.
     for path in (STATIC / "js").glob("*.js"):
         for target in re.findall(r'from "([^"]+)"', path.read_text()):
-            assert target.startswith("./") and (STATIC / "js" / target[2:]).exists(), (path.name, target)
+            assert target.startswith(("./", "../")), (path.name, target)
+            assert posixpath.normpath(posixpath.join("/app/static/js", target)) in shell, (path.name, target)
     assert re.search(r'const VERSION = "[0-9a-f]{16}"', text)
+
+
+def test_the_app_names_things_as_the_pages_and_odk_do(client):
+    """The programme's words are served to the app from the one vocabulary, and it names every
+    choice a record can hold, in both languages."""
+    from server.vocabulary import WORDS
+    from sync.records import FUNDING_SOURCES, HOUSEHOLD_CATEGORIES, NEEDS, PAYOUT_KINDS, REGISTRATION_KINDS
+
+    resp = client.get("/app/vocabulary.js")
+    assert resp.status_code == 200 and resp.mimetype == "text/javascript"
+    module = re.fullmatch(r"export const VOCABULARY = (.*);\n", resp.get_data(as_text=True))
+    served = json.loads(module.group(1))
+    assert served == WORDS
+    groups = {
+        "category": HOUSEHOLD_CATEGORIES,
+        "kind": REGISTRATION_KINDS,
+        "need": NEEDS,
+        "funding": FUNDING_SOURCES,
+        "payout": PAYOUT_KINDS,
+    }
+    named = {f"{group}.{value}" for group, values in groups.items() for value in values}
+    for language in ("vi", "en"):
+        assert set(WORDS[language]) == named

@@ -136,7 +136,7 @@ def test_lists_hold_only_what_a_form_can_act_on(app, client, auth, world):
     assert [(p["name"], p["amount_vnd"], p["disbursed_on"]) for p in payouts] == [
         (disbursed, "5000000", "2020-09-28")
     ]
-    assert payouts[0]["label"] == "Thưởng thoát nghèo · 5.000.000 đ · chi ngày 2020-09-28"
+    assert payouts[0]["label"] == "Thưởng hộ thoát nghèo · 5.000.000 đ · chi ngày 2020-09-28"
     # A list a form does not read is not its attachment.
     assert a.download("follow_up_visit", "payouts.csv").status_code == 404
 

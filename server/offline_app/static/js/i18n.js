@@ -1,5 +1,9 @@
-// Vietnamese first, English on a switch; every text the collaborator reads is here.
-const TEXTS = {
+// Vietnamese first, English on a switch; every text the collaborator reads is here, but for the
+// programme's own words (categories, kinds, needs, payout kinds), which the server writes once
+// for its pages, the ODK lists and this app (server/vocabulary.py, served as /app/vocabulary.js).
+import { VOCABULARY } from "../../vocabulary.js";
+
+const OWN = {
   vi: {
     "app.lang": "English",
     "net.online": "Có mạng",
@@ -53,22 +57,6 @@ const TEXTS = {
     "field.delivered_on": "Ngày bàn giao",
     "field.due_date": "Hạn",
     "field.decision_note": "Ý kiến của xã",
-    "category.poor": "Hộ nghèo",
-    "category.near_poor": "Hộ cận nghèo",
-    "kind.exit_poverty": "Thoát nghèo",
-    "kind.exit_near_poverty": "Thoát cận nghèo",
-    "need.livestock": "Con giống",
-    "need.seedlings": "Cây giống",
-    "need.vocational_training": "Học nghề",
-    "need.preferential_loan": "Vay ưu đãi",
-    "need.job_placement": "Giới thiệu việc làm",
-    "need.housing": "Nhà ở",
-    "need.other": "Khác",
-    "payout.reward": "Thưởng thoát nghèo",
-    "payout.interest_support": "Hỗ trợ lãi suất",
-    "payout.health_insurance": "Bảo hiểm y tế",
-    "payout.tuition": "Học phí",
-    "payout.other": "Khác",
     "yes": "Có",
     "no": "Không",
     "reg.submitted": "Chờ xã duyệt",
@@ -188,22 +176,6 @@ const TEXTS = {
     "field.delivered_on": "Delivered on",
     "field.due_date": "Due",
     "field.decision_note": "The commune's note",
-    "category.poor": "Poor",
-    "category.near_poor": "Near-poor",
-    "kind.exit_poverty": "Exit poverty",
-    "kind.exit_near_poverty": "Exit near-poverty",
-    "need.livestock": "Livestock",
-    "need.seedlings": "Seedlings",
-    "need.vocational_training": "Vocational training",
-    "need.preferential_loan": "Preferential loan",
-    "need.job_placement": "Job placement",
-    "need.housing": "Housing",
-    "need.other": "Other",
-    "payout.reward": "Exit reward",
-    "payout.interest_support": "Interest support",
-    "payout.health_insurance": "Health insurance",
-    "payout.tuition": "Tuition",
-    "payout.other": "Other",
     "yes": "Yes",
     "no": "No",
     "reg.submitted": "Waiting for the commune",
@@ -271,6 +243,10 @@ const TEXTS = {
     "check.fix": "Correct the marked fields.",
   },
 };
+
+const TEXTS = Object.fromEntries(
+  Object.entries(OWN).map(([lang, texts]) => [lang, { ...VOCABULARY[lang], ...texts }]),
+);
 
 let language = localStorage.getItem("fieldsync-lang") || "vi";
 
