@@ -591,6 +591,7 @@ EXEMPT = {
     "/app/": "the offline app's shell page: no data, the same for everyone (tests/app)",
     "/app/sw.js": "the offline app's service worker: no data (tests/app)",
     "/app/manifest.webmanifest": "the offline app's manifest: no data (tests/app)",
+    "/app/vocabulary.js": "the programme's words for the offline app: no data (tests/app)",
     "/app/static/<path:filename>": "static files",
 }
 EXEMPT_PREFIXES = {
