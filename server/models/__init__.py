@@ -12,6 +12,7 @@ from server.models.sync import (
     SyncBatch,
     SyncCounter,
     SyncIndex,
+    SyncIndexCount,
 )
 from server.models.units import CATEGORIES, LEVELS, Quota, Unit
 from server.models.uploads import Upload
@@ -35,6 +36,7 @@ __all__ = [
     "Payout",
     "RecordVersion",
     "SyncIndex",
+    "SyncIndexCount",
     "SyncCounter",
     "SyncBatch",
     "AppliedChange",

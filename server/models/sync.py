@@ -74,6 +74,26 @@ class SyncIndex(db.Model):
     record_json: Mapped[str] = mapped_column(Text)
 
 
+#: Pull-index rows are counted in buckets of this many sequence numbers (``SyncIndexCount``).
+COUNT_BUCKET = 10_000
+
+
+class SyncIndexCount(db.Model):
+    """How many pull-index rows hold a sequence in ``bucket`` (``seq // COUNT_BUCKET``), per
+    unit: ``unit_code`` is a commune's or a district's code, or ``''`` for every row (the
+    province). Kept by triggers on ``sync_index`` (made by the migration, so every writer -
+    a push, a decision, a seed in SQL - keeps it), read by the pull's ``remaining``: what is
+    left after a cursor is the buckets above its own plus one bucket's range of the index,
+    whatever the size of the database.
+    """
+
+    __tablename__ = "sync_index_counts"
+
+    unit_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class SyncCounter(db.Model):
     __tablename__ = "sync_counter"
 
