@@ -140,8 +140,10 @@ class Store(Protocol):
 
     def count_feed(self, scope: Scope, after: int) -> int:
         """How many records inside `scope` `list_feed(scope, after, ...)` would list with no
-        limit: what a device has still to pull after feed position `after`. Must cost in
-        proportion to that count (the same index as `list_feed`), never read record data."""
+        limit: what a device has still to pull after feed position `after`. Must cost no more
+        than that count (the same index as `list_feed`), better a bounded amount (the SQL store
+        reads counts kept per bucket of positions: one page of a large first sync must not
+        count the whole rest of it); never reads record data."""
         ...
 
     def list_conflicts(
