@@ -34,8 +34,10 @@ SELECT unit_code, bucket, count(*) FROM (
 
 # PostgreSQL: statement-level triggers over transition tables - one grouped upsert per
 # statement (a 500-record push adds one statement inside the database, not 3,000 rows' worth).
+# The functions are replaced, not only created: they outlive their table when it is dropped
+# by hand (as the tests' fresh start does), and the next upgrade must not stop there.
 PG_FUNCTIONS = f"""
-CREATE FUNCTION sync_index_counted_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION sync_index_counted_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO sync_index_counts AS c (unit_code, bucket, n)
     SELECT u.code, r.seq / {BUCKET}, count(*)
@@ -44,7 +46,7 @@ BEGIN
     ON CONFLICT (unit_code, bucket) DO UPDATE SET n = c.n + excluded.n;
     RETURN NULL;
 END $$;
-CREATE FUNCTION sync_index_counted_update() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION sync_index_counted_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO sync_index_counts AS c (unit_code, bucket, n)
     SELECT code, bucket, sum(delta) FROM (
