@@ -60,7 +60,7 @@ class AuditEntryOut(Schema):
     action = fields.String(
         required=True,
         metadata={
-            "description": "create, update, delete, decide, resolve; for users also set_role, "
+            "description": "create, update, delete, decide, resolve, merge; for users also set_role, "
             "deactivate, reactivate, change_password, reset_password"
         },
     )

@@ -87,6 +87,9 @@ class HouseholdSchema(RecordSchema):
     latitude = _optional(StrictFloat, validate=validate.Range(min=-90, max=90))
     longitude = _optional(StrictFloat, validate=validate.Range(min=-180, max=180))
     notes = _optional_text()
+    # Server-managed: on the tombstone of a household settled as a duplicate of another, the
+    # kept household's id (accepted so a pulled tombstone can be pushed back).
+    merged_into = UUIDText(allow_none=True)  # no default: a household never merged lacks it
 
 
 class RegistrationSchema(RecordSchema):

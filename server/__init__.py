@@ -89,6 +89,7 @@ def register_blueprints(api: Api) -> None:
     from server.decisions.views import blp as decisions
     from server.delays.views import blp as delays
     from server.device_tokens.views import blp as device_tokens
+    from server.duplicates.views import blp as duplicates
     from server.entities.views import blp as entities
     from server.receipts.views import blp as receipts
     from server.reports.views import blp as reports
@@ -99,7 +100,7 @@ def register_blueprints(api: Api) -> None:
     blueprints = (
         auth, units, sync_views, conflicts, decisions, delays, entities, audit, collaborators, reports
     )
-    for blueprint in (*blueprints, users, device_tokens, receipts):
+    for blueprint in (*blueprints, duplicates, users, device_tokens, receipts):
         api.register_blueprint(blueprint)
 
 

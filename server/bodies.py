@@ -47,6 +47,7 @@ LIMITS = {
     "users.UserPassword": "SMALL_BODY_MAX_BYTES",
     "decisions.Decision": "SMALL_BODY_MAX_BYTES",
     "conflicts.Resolve": "SMALL_BODY_MAX_BYTES",
+    "duplicates.Settle": "SMALL_BODY_MAX_BYTES",
     "device_tokens.DeviceTokens": "SMALL_BODY_MAX_BYTES",
     "central.core.create_session": "SMALL_BODY_MAX_BYTES",
     "central.submissions.update_review_state": "SMALL_BODY_MAX_BYTES",

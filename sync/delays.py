@@ -12,6 +12,9 @@ for one item, the reference the SQL is tested against and what any other caller 
 - ``collaborator_silent``: a collaborator whose last successful sync (or, never having
   synced, whose account's creation) is more than N days old (``COLLABORATOR_SILENT_DAYS``);
   due on that programme day plus N.
+- ``duplicate_unsettled``: a possible duplicate (``sync.duplicates``) still open more than N
+  days (``APPROVAL_OVERDUE_DAYS``, the commune official's own deadline) after the programme
+  day it was opened; due on that day plus N.
 
 ``days_overdue`` counts whole days from the due date to ``as_of``: 0 on the due date itself,
 which is not yet late, so an item is listed only from 1 on.
@@ -27,7 +30,8 @@ PAYOUT_OVERDUE = "payout_overdue"
 APPROVAL_OVERDUE = "approval_overdue"
 SUPPORT_OVERDUE = "support_overdue"
 COLLABORATOR_SILENT = "collaborator_silent"
-KINDS = (PAYOUT_OVERDUE, APPROVAL_OVERDUE, SUPPORT_OVERDUE, COLLABORATOR_SILENT)
+DUPLICATE_UNSETTLED = "duplicate_unsettled"
+KINDS = (PAYOUT_OVERDUE, APPROVAL_OVERDUE, SUPPORT_OVERDUE, COLLABORATOR_SILENT, DUPLICATE_UNSETTLED)
 
 #: A payout in one of these states is no longer waiting for money.
 SETTLED_PAYOUT_STATUSES = PAYOUT_LIFE.ordered(PAYOUT_LIFE.settled)

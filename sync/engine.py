@@ -19,6 +19,7 @@ from sync.changes import BatchContext, Validator, carry_out, plan_change, visibl
 from sync.clocks import observed_offset, window_for
 from sync.conflicts import resolve_conflict
 from sync.decisions import decide_registration
+from sync.duplicates import find_duplicates, settle_duplicate, written_households
 from sync.errors import BatchOwnerError, SyncError
 from sync.holds import HELD_MOVES, held_keys
 from sync.pull import pull
@@ -34,6 +35,7 @@ __all__ = [
     "push_batch",
     "push_form",
     "resolve_conflict",
+    "settle_duplicate",
 ]
 
 
@@ -80,6 +82,7 @@ def push_batch(
         store, actor, resolve_scope(store, actor), device_id, batch_id, now, validate, window=window
     )
     results = [_apply(ctx, change) for change in changes]
+    _look_for_duplicates(store, actor, results, now)
     response: dict[str, Any] = {"batch_id": batch_id, "results": results}
     if sign is not None:
         response["receipt"] = dict(sign(response))
@@ -142,6 +145,7 @@ def push_form(
     if not faults:
         stage.commit()
         accepted = [result for result in results if result is not None]
+        _look_for_duplicates(store, actor, accepted, now)
         return FormOutcome(_finish(store, actor, device_id, batch_id, now, accepted), None)
     first = faults[min(faults)]
     ctx = BatchContext(store, actor, scope, device_id, batch_id, now, validate)
@@ -180,6 +184,13 @@ def _finish(
     )
     store.touch_device(device_id, actor.user_id, now)
     return results
+
+
+def _look_for_duplicates(store: Store, actor: Actor, results: list[dict[str, Any]], now: datetime) -> None:
+    """Open a case for each likely duplicate of the households the push wrote (never a
+    refusal: the phone was right to send what it saw)."""
+    written = [store.get_record(HOUSEHOLDS, household_id) for household_id in written_households(results)]
+    find_duplicates(store, [record for record in written if record is not None], actor, now)
 
 
 def _apply(ctx: BatchContext, change: Mapping[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ DISBURSE = "disburse"  # record an approved payout paid out
 CONFIRM = "confirm"  # record that the household confirmed a payout
 DECIDE = "decide"  # approve, reject or return a submitted form
 RESOLVE = "resolve"  # settle a conflict (the resolved values are a write like any other)
+SETTLE_DUPLICATES = "settle_duplicates"  # two households that may be one: distinct, or the same
 REPAIR = "repair"  # move statuses freely, delete what others may not (data repair)
 READ_FORMS = "read_forms"  # a registration's page and photo
 READ_DESK = "read_desk"  # the district desk: households with their plans and payouts
@@ -70,6 +71,7 @@ RIGHTS: Mapping[str, frozenset[str]] = {
     CONFIRM: FIELD_STAFF | _DISTRICT,
     DECIDE: frozenset({COMMUNE_OFFICIAL, ADMIN}),
     RESOLVE: _ABOVE_COLLABORATOR,
+    SETTLE_DUPLICATES: frozenset({COMMUNE_OFFICIAL, ADMIN}),
     REPAIR: frozenset({ADMIN}),
     READ_FORMS: FIELD_STAFF | _ABOVE_COLLABORATOR,
     READ_DESK: _ABOVE_COLLABORATOR,

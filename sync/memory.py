@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.actors import Scope
+from sync.duplicates import DuplicateCase, HouseholdFacts
 from sync.records import (
     HOUSEHOLDS,
     AppliedChange,
@@ -47,6 +48,7 @@ class MemoryStore:
         self.device_syncs: dict[str, datetime] = {}
         self.devices: dict[str, DeviceSync] = {}
         self.user_syncs: dict[Any, datetime] = {}
+        self.duplicates: dict[str, DuplicateCase] = {}
 
     # -- units -----------------------------------------------------------------------------
     def get_unit(self, code: str) -> Unit | None:
@@ -173,6 +175,40 @@ class MemoryStore:
 
     def save_conflict_resolution(self, conflict: Conflict) -> None:
         self.conflicts[conflict.id] = conflict
+
+    def find_duplicate_candidates(self, households: Sequence[HouseholdFacts]) -> list[HouseholdFacts]:
+        keys = set()
+        for h in households:
+            keys |= {(h.commune_code, "code", h.code), (h.commune_code, "name", h.head_name_key)}
+            keys.add((h.commune_code, "phone", h.phone_key))
+        found = []
+        for (entity, _), history in self.versions.items():
+            record = history[-1]
+            if entity != HOUSEHOLDS or record.deleted:
+                continue
+            facts = HouseholdFacts.of(record)
+            mine = {
+                (facts.commune_code, "code", facts.code),
+                (facts.commune_code, "name", facts.head_name_key),
+                (facts.commune_code, "phone", facts.phone_key),
+            }
+            if any(key[2] is not None and key in keys for key in mine):
+                found.append(facts)
+        return found
+
+    def get_duplicate_cases(self, case_ids: Iterable[str]) -> dict[str, DuplicateCase]:
+        return {i: self.duplicates[i] for i in case_ids if i in self.duplicates}
+
+    def get_duplicate_case(self, case_id: str) -> DuplicateCase | None:
+        return self.duplicates.get(case_id)
+
+    def create_duplicate_case(self, case: DuplicateCase) -> None:
+        if case.id in self.duplicates:
+            raise KeyError(f"duplicate case {case.id} exists")
+        self.duplicates[case.id] = case
+
+    def save_duplicate_settlement(self, case: DuplicateCase) -> None:
+        self.duplicates[case.id] = case
 
     def append_audit(self, entry: AuditEntry) -> None:
         self.audit.append(entry)

@@ -41,6 +41,10 @@ PAYOUT_KINDS = ("reward", "interest_support", "health_insurance", "tuition", "ot
 #: Fields of a registration only the server sets (at creation, on a decision, on resubmission).
 REGISTRATION_SERVER_FIELDS = ("status", "submitted_at", "decided_by", "decided_at", "decision_note")
 
+#: The household field only the server sets: on the tombstone of a household settled as the
+#: same as another (a possible duplicate, `sync.duplicates`), the id of the one kept.
+MERGED_INTO = "merged_into"
+
 #: Fields that fix a record's place (its unit, its household, its plan). Changing them would
 #: silently move the record, and every record hanging off it, out of the units that can see
 #: it, so they are set at creation and never change.

@@ -47,7 +47,14 @@ from sync.lifecycles import (
     may,
 )
 from sync.merge import changed_fields, same_value
-from sync.records import HOUSEHOLDS, IMMUTABLE_FIELDS, REGISTRATION_SERVER_FIELDS, REGISTRATIONS, Record
+from sync.records import (
+    HOUSEHOLDS,
+    IMMUTABLE_FIELDS,
+    MERGED_INTO,
+    REGISTRATION_SERVER_FIELDS,
+    REGISTRATIONS,
+    Record,
+)
 
 
 def check_write(role: str, entity: str, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
@@ -141,8 +148,11 @@ def settle_server_fields(
     version from the push result, without pulling, still holds the status it last pulled.
     Only a value the record never had is an attempt to set it: ReadOnlyFieldError. On
     creation only `status: submitted` (what the server sets anyway) or null is accepted.
-    Other entities pass through unchanged.
+    A household's `merged_into` is the server's too: a device may echo the current value (or
+    leave it out), never set another. Other entities pass through unchanged.
     """
+    if entity == HOUSEHOLDS:
+        return _settle_merged_into(data, current)
     if entity != REGISTRATIONS:
         return dict(data)
     settled = dict(data)
@@ -172,6 +182,19 @@ def settle_server_fields(
             {name: ["Read-only: set by the server."] for name in refused},
         )
     settled.update(server_values)
+    return settled
+
+
+def _settle_merged_into(data: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
+    server_value = (current or {}).get(MERGED_INTO)
+    if data.get(MERGED_INTO) is not None and data.get(MERGED_INTO) != server_value:
+        raise ReadOnlyFieldError(
+            "Server-managed fields cannot be set by a device.",
+            {MERGED_INTO: ["Read-only: set by the server."]},
+        )
+    settled = dict(data)
+    if server_value is not None:
+        settled[MERGED_INTO] = server_value
     return settled
 
 

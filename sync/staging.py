@@ -98,7 +98,22 @@ class StagedStore:
     def list_conflicts(self, scope: Scope, **filters: Any) -> list[Conflict]:
         return self.base.list_conflicts(scope, **filters)  # nor lists conflicts
 
+    def find_duplicate_candidates(self, households: Sequence[Any]) -> list[Any]:
+        return self.base.find_duplicate_candidates(households)  # a form's are judged after commit
+
+    def get_duplicate_cases(self, case_ids: Iterable[str]) -> dict[str, Any]:
+        return self.base.get_duplicate_cases(case_ids)
+
+    def get_duplicate_case(self, case_id: str) -> Any:
+        return self.base.get_duplicate_case(case_id)
+
     # -- writes: held ------------------------------------------------------------------------
+    def create_duplicate_case(self, case: Any) -> None:
+        self.writes.append(("create_duplicate_case", (case,)))
+
+    def save_duplicate_settlement(self, case: Any) -> None:
+        self.writes.append(("save_duplicate_settlement", (case,)))
+
     def save_version(self, record: Record) -> None:
         self._records.setdefault((record.entity, record.id), []).append(record)
         self.writes.append(("save_version", (record,)))

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sync.actors import Scope
 from sync.records import (
@@ -53,6 +53,9 @@ from sync.records import (
     StoredBatch,
     Unit,
 )
+
+if TYPE_CHECKING:
+    from sync.duplicates import DuplicateCase, HouseholdFacts
 
 
 @runtime_checkable
@@ -157,6 +160,32 @@ class Store(Protocol):
         """Conflicts inside `scope`, optionally only of one status (`open`/`resolved`), one
         entity, and one unit (a commune or district code matched against the conflict's
         commune_code or district_code), oldest first."""
+        ...
+
+    # -- possible duplicates (sync.duplicates) -----------------------------------------------
+    def find_duplicate_candidates(self, households: Sequence[HouseholdFacts]) -> list[HouseholdFacts]:
+        """The households not deleted, in the communes of `households`, that share a `code`,
+        a `head_name_key` or a `phone_key` with one of them in the same commune (a superset
+        of the matches: the engine judges each pair). Read once per batch that wrote
+        households; a SQL store answers it in one indexed query."""
+        ...
+
+    def get_duplicate_cases(self, case_ids: Iterable[str]) -> dict[str, DuplicateCase]:
+        """The cases among these ids that exist (open or settled, this transaction's own
+        included), by id. One query."""
+        ...
+
+    def get_duplicate_case(self, case_id: str) -> DuplicateCase | None:
+        """The case with this id, or None."""
+        ...
+
+    def create_duplicate_case(self, case: DuplicateCase) -> None:
+        """Store a new open case. Its id is the pair's: a second one of the same id is a
+        concurrency failure of the transaction (the retry then finds the first)."""
+        ...
+
+    def save_duplicate_settlement(self, case: DuplicateCase) -> None:
+        """Replace the case with `case` (same id, now settled)."""
         ...
 
     # -- writes (buffered freely until the caller commits) ----------------------------------

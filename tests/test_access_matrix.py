@@ -70,6 +70,18 @@ class World:
         a.sync()
         return b.sync()["results"][0]["conflict_id"]
 
+    def fresh_duplicate(self, place: str) -> str:
+        """Two households of the place with one code: an open possible duplicate."""
+        admin = self.headers["admin"]
+        phone = Phone(self.client, admin)
+        code = f"DUP-{uuid.uuid4().hex[:8]}"
+        pair = sorted(phone.create("households", household(commune_code=place, code=code)) for _ in range(2))
+        phone.sync()
+        items = self.client.get(f"/api/v1/duplicates?unit={place}&limit=1000", headers=admin).get_json()[
+            "items"
+        ]
+        return next(item["id"] for item in items if item["households"] == pair)
+
     def other_ids(self, place: str) -> list[str]:
         return list(self.records[place].values())
 
@@ -118,6 +130,10 @@ def with_unit(path: str) -> Callable[[World, str], str]:
 
 def decision_path(w: World, place: str) -> str:
     return f"/api/v1/registrations/{w.fresh_registration(place)}/decision"
+
+
+def settle_path(w: World, place: str) -> str:
+    return f"/api/v1/duplicates/{w.fresh_duplicate(place)}/settle"
 
 
 def resolve_path(w: World, place: str) -> str:
@@ -253,6 +269,23 @@ ROUTES: list[Route] = [
         allowed=("commune_official", "district_officer", "supervisor", "admin"),
         outside=404,
         body={"resolution": "keep_server"},
+    ),
+    Route(
+        "duplicates",
+        "GET",
+        "/api/v1/duplicates",
+        with_unit("/api/v1/duplicates"),
+        allowed=AUDITORS,
+        outside=404,
+    ),
+    Route(
+        "settle duplicate",
+        "POST",
+        "/api/v1/duplicates/<string:case_id>/settle",
+        settle_path,
+        allowed=("commune_official", "admin"),
+        outside=404,
+        body={"decision": "distinct"},
     ),
     Route(
         "decision",

@@ -119,6 +119,7 @@ def test_a_chunked_30_mb_login_body_is_refused_after_the_limit_is_passed(app):
         "/api/v1/auth/logout",
         f"/api/v1/registrations/{uuid.uuid4()}/decision",
         f"/api/v1/conflicts/{uuid.uuid4()}/resolve",
+        f"/api/v1/duplicates/{uuid.uuid4()}/settle",
         "/v1/sessions",
     ],
 )

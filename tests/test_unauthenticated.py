@@ -56,6 +56,8 @@ def test_the_walk_reaches_the_routes_that_parse_arguments(app):
         "/api/v1/sync/push",
         "/api/v1/delays",
         "/api/v1/registrations/<string:registration_id>/decision",
+        "/api/v1/duplicates",
+        "/api/v1/duplicates/<string:case_id>/settle",
     ):
         assert rule in walked
 
@@ -84,6 +86,7 @@ def test_every_guarded_route_answers_401_to_an_anonymous_bad_request(app, client
     [
         ("/api/v1/sync/push", {"device_id": 5}),
         ("/api/v1/conflicts/00000000-0000-4000-8000-000000000000/resolve", {"resolution": "nonsense"}),
+        ("/api/v1/duplicates/00000000-0000-4000-8000-000000000000/settle", {"decision": "nonsense"}),
         ("/api/v1/device-tokens", {"username": ""}),
     ],
 )

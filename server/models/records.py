@@ -61,6 +61,10 @@ class Household(SyncedRecord, db.Model):
             sqlite_where=text("deleted"),
             postgresql_include=["deleted_at"],
         ),
+        # Possible duplicates are looked for within a commune, by each of these keys.
+        Index("ix_households_commune_and_code", "commune_code", "code"),
+        Index("ix_households_commune_head_name_key", "commune_code", "head_name_key"),
+        Index("ix_households_commune_phone_key", "commune_code", "phone_key"),
     )
 
     code: Mapped[str] = mapped_column(String(64), index=True)
@@ -73,6 +77,11 @@ class Household(SyncedRecord, db.Model):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     notes: Mapped[str | None] = mapped_column(Text)
+    merged_into: Mapped[str | None] = mapped_column(String(36))
+    # Derived from head_name and phone on every write (sync.duplicates.name_key, phone_key):
+    # what possible duplicates are matched by.
+    head_name_key: Mapped[str | None] = mapped_column(String(200))
+    phone_key: Mapped[str | None] = mapped_column(String(32))
 
 
 class Registration(SyncedRecord, db.Model):

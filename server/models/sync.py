@@ -182,6 +182,27 @@ class Conflict(db.Model):
     resolved_version: Mapped[int | None]
 
 
+class DuplicateCase(db.Model):
+    """Two households that may be one (``sync.duplicates``), until an official settles it."""
+
+    __tablename__ = "duplicate_cases"
+    __table_args__ = (Index("ix_duplicate_cases_status_opened_at", "status", "opened_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # derived from the pair
+    household_a: Mapped[str] = mapped_column(String(36), index=True)
+    household_b: Mapped[str] = mapped_column(String(36), index=True)
+    reasons: Mapped[list] = mapped_column(JSONType)
+    commune_code: Mapped[str] = mapped_column(String(16), index=True)
+    district_code: Mapped[str] = mapped_column(String(16), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_by: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    decision: Mapped[str | None] = mapped_column(String(16))
+    kept_id: Mapped[str | None] = mapped_column(String(36))
+    settled_by: Mapped[str | None] = mapped_column(String(80))
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AuditEntry(db.Model):
     """The append-only trail. Nothing in the code updates or deletes these rows."""
 

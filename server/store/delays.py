@@ -34,7 +34,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.functions import FunctionElement
 
 from server.extensions import db
-from server.models import Household, Payout, RecordVersion, Registration, SupportItem
+from server.models import DuplicateCase, Household, Payout, RecordVersion, Registration, SupportItem
 from server.store.activity import collaborators_then
 from server.store.calendar import (
     add_days,
@@ -51,6 +51,7 @@ from sync.actors import Scope
 from sync.delays import (
     APPROVAL_OVERDUE,
     COLLABORATOR_SILENT,
+    DUPLICATE_UNSETTLED,
     NEVER_SYNCED,
     PAYOUT_OVERDUE,
     SETTLED_PAYOUT_STATUSES,
@@ -265,11 +266,28 @@ def collaborators_silent(q: DelayQuery) -> Select:
     return late_item(q, COLLABORATOR_SILENT, "users", src, add_days(since, q.silent_days), status)
 
 
+def duplicates_unsettled(q: DelayQuery) -> Select:
+    """Possible duplicates open at the end of the day asked (opened by then, not settled by
+    then): the case keeps both times, so a past day needs no versions."""
+    d = DuplicateCase
+    src = select(
+        d.id,
+        d.household_a.label("household_id"),
+        d.district_code,
+        d.commune_code,
+        day_of(d.opened_at, q.zone).label("opened_on"),
+    ).where(d.opened_at < q.cutoff, or_(d.settled_at.is_(None), d.settled_at >= q.cutoff))
+    src = src.subquery("duplicates_then")
+    due = add_days(src.c.opened_on, q.approval_days)
+    return late_item(q, DUPLICATE_UNSETTLED, "duplicates", src, due, literal("open", String))
+
+
 KIND_QUERIES = {
     PAYOUT_OVERDUE: payouts_overdue,
     APPROVAL_OVERDUE: approvals_overdue,
     SUPPORT_OVERDUE: support_overdue,
     COLLABORATOR_SILENT: collaborators_silent,
+    DUPLICATE_UNSETTLED: duplicates_unsettled,
 }
 
 
@@ -360,6 +378,7 @@ ENTITY_OF_KIND = {
     APPROVAL_OVERDUE: "registrations",
     SUPPORT_OVERDUE: "support_items",
     COLLABORATOR_SILENT: "users",
+    DUPLICATE_UNSETTLED: "duplicates",
 }
 
 

@@ -19,6 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from server import jsontext
 from server.extensions import db
 from server.models import ENTITY_MODELS, RecordVersion, SyncCounter, SyncIndex
+from sync.duplicates import name_key, phone_key
+from sync.records import HOUSEHOLDS
 
 DATE_FIELDS = {"signed_on", "due_date", "delivered_on", "disbursed_on", "confirmed_on"}
 DATETIME_FIELDS = {"submitted_at", "decided_at"}
@@ -55,6 +57,11 @@ def typed_columns(entity: str, data: dict) -> dict:
         elif value is not None and key in DATETIME_FIELDS and not isinstance(value, datetime):
             value = datetime.fromisoformat(value)
         out[key] = value
+    if entity == HOUSEHOLDS:
+        # The keys possible duplicates are matched by, kept beside what they derive from.
+        out["head_name_key"] = name_key(data.get("head_name"))
+        out["phone_key"] = phone_key(data.get("phone"))
+        out.setdefault("merged_into", None)
     return out
 
 

@@ -42,9 +42,11 @@ from server.models import RejectedChange as RejectedRow
 from server.models import Unit as UnitRow
 from server.models.sync import COUNT_BUCKET
 from server.store import audit as audit_store
+from server.store import duplicates as duplicate_store
 from server.store import records as record_store
 from server.store.units import within
 from sync.actors import Scope
+from sync.duplicates import DuplicateCase, HouseholdFacts
 from sync.records import (
     AppliedChange,
     AuditEntry,
@@ -131,6 +133,8 @@ class SqlStore:
         # Open conflicts read so far, by record; a key present was read (empty: none open).
         self._open_conflicts: dict[Key, list[Conflict]] = {}
         self._resolved: set[str] = set()
+        self._duplicates: dict[str, DuplicateCase] = {}  # read or written in this transaction
+        self._new_duplicates: list[DuplicateCase] = []
 
     # -- units ---------------------------------------------------------------------------
     def get_unit(self, code: str) -> Unit | None:
@@ -306,6 +310,33 @@ class SqlStore:
             found.pop(conflict_id, None)
         return sorted((c for c in found.values() if c.status == "open"), key=lambda c: (c.created_at, c.id))
 
+    # -- possible duplicates ---------------------------------------------------------------
+    def find_duplicate_candidates(self, households: Sequence[HouseholdFacts]) -> list[HouseholdFacts]:
+        """One statement over the committed households (``ix_households_commune_*``); this
+        batch's own households are the engine's to add."""
+        return duplicate_store.find_candidates(households)
+
+    def get_duplicate_cases(self, case_ids: Iterable[str]) -> dict[str, DuplicateCase]:
+        wanted = set(case_ids)
+        missing = sorted(wanted - set(self._duplicates))
+        if missing:
+            self._duplicates.update(duplicate_store.get_cases(missing))
+        return {i: self._duplicates[i] for i in wanted if i in self._duplicates}
+
+    def get_duplicate_case(self, case_id: str) -> DuplicateCase | None:
+        return self.get_duplicate_cases([case_id]).get(case_id)
+
+    def create_duplicate_case(self, case: DuplicateCase) -> None:
+        self._duplicates[case.id] = case
+        self._new_duplicates.append(case)
+
+    def save_duplicate_settlement(self, case: DuplicateCase) -> None:
+        self._duplicates[case.id] = case
+        if any(c.id == case.id for c in self._new_duplicates):
+            self._new_duplicates = [case if c.id == case.id else c for c in self._new_duplicates]
+            return
+        duplicate_store.save_settlement(case)
+
     # -- feeds and listings ----------------------------------------------------------------
     def list_feed(self, scope: Scope, after: int, limit: int) -> list[FeedEntry]:
         """The feed after ``after``: one range of the pull index (its seq index, or the unit's),
@@ -462,12 +493,14 @@ class SqlStore:
             db.session.execute(insert(RejectedRow), [columns_of(c) for c in self._rejected.values()])
         if self._new_conflicts:
             db.session.execute(insert(ConflictRow), [columns_of(c) for c in self._new_conflicts])
+        duplicate_store.create_cases(self._new_duplicates)
         db.session.flush()
         record_store.assign_sequences()
         # Last, under the feed counter's lock taken just above: the audit chain's next links.
         audit_store.append_chained([columns_of(e, username="actor") for e in self._new_audit])
         self._new_versions, self._new_applied, self._new_audit, self._new_conflicts = [], [], [], []
         self._rejected = {}
+        self._new_duplicates = []
 
 
 def version_meta(entry: AuditEntry | None) -> dict[str, Any]:
