@@ -19,6 +19,7 @@ from server.cli import DATA
 from server.extensions import db
 from server.store.sync import SqlStore
 from sync.actors import Actor, resolve_scope
+from sync.duplicates import DuplicateCase, HouseholdFacts, pair_id
 from sync.memory import MemoryStore, load_units_csv
 from sync.records import AppliedChange, Conflict, Record, RejectedChange, StoredBatch
 from tests.factories import household, new_id, payout, registration, support_item
@@ -330,3 +331,37 @@ def test_open_conflicts_are_read_by_record_before_and_after_commit(harness):
     assert store.list_open_conflicts([("households", rid)]) == []
     store = harness.commit()
     assert store.list_open_conflicts([("households", rid)]) == []
+
+
+def test_duplicate_candidates_share_a_key_in_the_same_commune_and_exclude_tombstones(harness):
+    store = harness.store
+    ids = {name: new_id() for name in ("name", "phone", "code", "other_commune", "deleted", "stranger")}
+    store.save_version(version(ids["name"], 1, head_name="Hồ Thị Xuân Lan"))
+    store.save_version(version(ids["phone"], 1, head_name="Lê Văn Tám", phone="0905 123 456"))
+    store.save_version(
+        replace(
+            version(ids["code"], 1, head_name="Trần Văn Ba"),
+            data={**household(code="TD-1", head_name="Trần Văn Ba")},
+        )
+    )
+    store.save_version(version(ids["other_commune"], 1, place=TRA_SON, head_name="Hồ Thị Xuân Lan"))
+    store.save_version(version(ids["deleted"], 1, deleted=True, head_name="Hồ Thị Xuân Lan"))
+    store.save_version(version(ids["stranger"], 1, head_name="Nguyễn Văn Khác"))
+    store = harness.commit()
+    arrived = HouseholdFacts(new_id(), *TRA_DOC, "TD-1", "thon 2", "ho thi xuan lan", 4, "0905123456")
+    found = {facts.id: facts for facts in store.find_duplicate_candidates([arrived])}
+    assert set(found) == {ids["name"], ids["phone"], ids["code"]}
+    assert found[ids["name"]].head_name_key == "ho thi xuan lan" and found[ids["name"]].village == "thon 2"
+
+    case_id = pair_id(arrived.id, ids["name"])
+    case = DuplicateCase(
+        case_id, tuple(sorted((arrived.id, ids["name"]))), ("same_head_name",), *TRA_DOC, T0, "x"
+    )
+    store.create_duplicate_case(case)
+    assert store.get_duplicate_cases([case_id, "nothing"]) == {case_id: case}
+    store = harness.commit()
+    assert store.get_duplicate_case(case_id) == case
+    settled = replace(case, status="settled", decision="distinct", settled_by="y", settled_at=T0)
+    store.save_duplicate_settlement(settled)
+    store = harness.commit()
+    assert store.get_duplicate_case(case_id) == settled
