@@ -67,6 +67,7 @@ LIMITS = {
     "pages.move_support_item": "SMALL_BODY_MAX_BYTES",
     "pages.schedule_payout": "SMALL_BODY_MAX_BYTES",
     "pages.move_payout": "SMALL_BODY_MAX_BYTES",
+    "pages.settle": "SMALL_BODY_MAX_BYTES",
     "sync.Push": "PUSH_MAX_BYTES",
     "openrosa.submission": "MAX_CONTENT_LENGTH",  # multipart: the XML and its media
     "central.submissions.create_submission": "MAX_CONTENT_LENGTH",

@@ -5,6 +5,7 @@ commune official, who settles it as distinct (never asked again) or as the same 
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from tests.odk.collect import JPEG, Collect
 from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, HOUSEHOLD_ID, INSTANCE_UUID, fill_instance
 from tests.phones import Phone, statuses
 from tests.test_lifecycle import new_registration
+from tests.web.pages import PageSession
 
 TRA_DOC, TAN_THANH = "20920", "20335"
 URL = "/api/v1/duplicates"
@@ -250,3 +252,26 @@ def test_an_open_pair_is_in_the_delay_audit_after_approval_overdue_days(app, cli
     assert delays(client, official, later) == []
     # A past day still shows what was late then.
     assert [d["id"] for d in delays(client, official, (due + timedelta(days=2)).isoformat())] == [case["id"]]
+
+
+def test_the_officials_page_shows_both_households_and_settles_them_as_one(app, client, auth):
+    first, second, (a, reg_a), (b, reg_b) = two_collaborators_register_one_family(client, auth)
+    official = PageSession(app, auth.user("commune_official", TRA_DOC))
+    page = official.get("/web/duplicates?lang=en")
+    assert page.status_code == 200
+    case_id = re.search(r'data-duplicate="([^"]+)"', page.text).group(1)
+    assert "Hồ Thị Xuân Lan" in page.text and "HO THI  XUAN LAN" in page.text
+    assert "same head&#39;s name, same village" in page.text
+    assert (
+        PageSession(app, auth.user("commune_official", TAN_THANH))
+        .get("/web/duplicates")
+        .text.count("data-duplicate=")
+        == 0
+    )
+    resp = official.post(f"/web/duplicates/{case_id}/settle", {"decision": "same", "keep": b})
+    assert resp.status_code == 302
+    after = official.get("/web/duplicates?lang=en").text
+    assert "The two households are merged." in after and "data-duplicate=" not in after
+    got = {(r["entity"], r["id"]): r for r in first.pull()}
+    assert got[("registrations", reg_a)]["data"]["household_id"] == b
+    assert got[("households", a)]["data"]["merged_into"] == b

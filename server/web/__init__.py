@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
         conflicts,
         dashboard,
         downloads,
+        duplicates,
         households,
         photos,
         users,

@@ -167,3 +167,25 @@ def test_a_collaborators_session_cannot_open_the_supervisors_page(auth, open_pag
     assert response.status == 403
     assert "Bạn không có quyền xem trang này" in page.inner_text("main")
     assert page.locator("#quota").count() == 0
+
+
+def test_an_official_settles_a_possible_duplicate_on_its_page(client, auth, open_page):
+    """Two collaborators registered one family (one without diacritics): the official sees both
+    side by side and settles them as one household."""
+    first = Phone(client, auth.headers("collaborator"))
+    second = Phone(client, auth.headers("collaborator"))
+    kept = first.create("households", household(head_name="Hồ Thị Xuân Lan", members=5, phone="0905 123 456"))
+    dropped = second.create("households", household(head_name="Ho Thi Xuan Lan", members=4))
+    first.sync(), second.sync()
+    page = open_page()
+    log_in(page, auth.user("commune_official"))
+    page.goto("/web/duplicates")
+    assert page.locator("section[data-duplicate]").count() == 1
+    assert "Hồ Thị Xuân Lan" in page.inner_text("section[data-duplicate]")
+    screenshot(page, "duplicates")
+    page.check(f'input[name=keep][value="{kept}"]')
+    submit(page, 'button[value="same"]')
+    assert "Đã gộp hai hộ" in page.inner_text(".flash")
+    assert page.locator("section[data-duplicate]").count() == 0
+    second.pull()
+    assert second.get("households", dropped)["data"]["merged_into"] == kept
