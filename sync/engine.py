@@ -61,6 +61,10 @@ def push_batch(
     its batch_id and results); it is stored with the answer, so a re-sent batch gets the
     same receipt.
 
+    The households the batch wrote are then compared with the households of their communes
+    (`sync.duplicates.find_duplicates`, two store reads): a likely duplicate opens a
+    `duplicate_suspected` case and changes no result.
+
     A batch_id already answered returns the stored response and writes nothing but the
     device's last-sync time. Raises BatchOwnerError when that batch_id belongs to another
     user, ForbiddenError when the actor's unit is unknown. Refusals of single changes never

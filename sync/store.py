@@ -176,7 +176,8 @@ class Store(Protocol):
         ...
 
     def get_duplicate_case(self, case_id: str) -> DuplicateCase | None:
-        """The case with this id, or None."""
+        """The case with this id, or None. Read before a settlement: a SQL store locks its row
+        until commit, so two settlements of one case take turns (the second finds it settled)."""
         ...
 
     def create_duplicate_case(self, case: DuplicateCase) -> None:

@@ -336,6 +336,7 @@ def test_most_overdue_first_and_a_summary_per_district(app, client, auth, superv
         "approval_overdue": 1,
         "support_overdue": 1,
         "collaborator_silent": 1,
+        "duplicate_unsettled": 0,
     }
     assert summary["overdue_payout_vnd"] == 8_500_000
     assert summary["worst"]["id"] == ids["r515"] and summary["worst"]["days_overdue"] == 107
@@ -350,6 +351,7 @@ def test_most_overdue_first_and_a_summary_per_district(app, client, auth, superv
             "approval_overdue": 1,
             "support_overdue": 1,
             "collaborator_silent": 0,
+            "duplicate_unsettled": 0,
         },
         "overdue_payout_vnd": 7_500_000,
         "worst": {

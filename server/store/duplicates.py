@@ -96,6 +96,16 @@ def get_cases(case_ids: Iterable[str]) -> dict[str, DuplicateCase]:
     return {row.id: case_from_row(row) for row in db.session.execute(q).scalars()}
 
 
+def get_case_to_settle(case_id: str) -> DuplicateCase | None:
+    """The case, its row locked until commit (PostgreSQL; SQLite writers are serialised), so
+    two officials settling one pair at once take turns and the second finds it settled."""
+    q = select(CaseRow).where(CaseRow.id == case_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = db.session.execute(q).scalar()
+    return case_from_row(row) if row is not None else None
+
+
 def create_cases(cases: list[DuplicateCase]) -> None:
     """Insert new cases in one statement (a pair's id taken meanwhile fails the transaction,
     which is retried and then finds it)."""

@@ -324,7 +324,12 @@ class SqlStore:
         return {i: self._duplicates[i] for i in wanted if i in self._duplicates}
 
     def get_duplicate_case(self, case_id: str) -> DuplicateCase | None:
-        return self.get_duplicate_cases([case_id]).get(case_id)
+        if case_id not in self._duplicates:
+            found = duplicate_store.get_case_to_settle(case_id)
+            if found is None:
+                return None
+            self._duplicates[case_id] = found
+        return self._duplicates[case_id]
 
     def create_duplicate_case(self, case: DuplicateCase) -> None:
         self._duplicates[case.id] = case
