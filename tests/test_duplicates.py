@@ -6,11 +6,19 @@ commune official, who settles it as distinct (never asked again) or as the same 
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from server.auth.current import actor_and_scope
+from server.extensions import db
+from server.store.accounts import get_user_by_username
+from server.store.sync import SqlStore
+from sync.duplicates import settle_duplicate
+from sync.errors import InvalidTransitionError
 from tests import factories as f
 from tests.odk.collect import JPEG, Collect
 from tests.odk.samples import EXIT_REGISTRATION_ANSWERS, HOUSEHOLD_ID, INSTANCE_UUID, fill_instance
@@ -275,3 +283,39 @@ def test_the_officials_page_shows_both_households_and_settles_them_as_one(app, c
     got = {(r["entity"], r["id"]): r for r in first.pull()}
     assert got[("registrations", reg_a)]["data"]["household_id"] == b
     assert got[("households", a)]["data"]["merged_into"] == b
+
+
+def settle_in_transaction(app, username, case_id, outcome, release=None) -> None:
+    """Settle through the engine and flush, then commit when released; note what happened."""
+    with app.app_context():
+        actor, _ = actor_and_scope(get_user_by_username(username))
+        store = SqlStore()
+        try:
+            settle_duplicate(store, actor, case_id, "distinct", None, datetime.now(UTC))
+            store.flush()
+            if release is not None:
+                release.wait(30)
+            db.session.commit()
+            outcome.append("settled")
+        except InvalidTransitionError:
+            db.session.rollback()
+            outcome.append("invalid_transition")
+        finally:
+            db.session.remove()
+
+
+def test_two_officials_settling_one_pair_at_once_take_turns(app, client, auth):
+    two_collaborators_register_one_family(client, auth)
+    name = auth.user("commune_official", TRA_DOC)
+    (case,) = listed(client, auth.headers(username=name))
+    release, first, second = threading.Event(), [], []
+    one = threading.Thread(target=settle_in_transaction, args=(app, name, case["id"], first, release))
+    one.start()
+    time.sleep(0.5)  # the first has settled and flushed, uncommitted
+    two = threading.Thread(target=settle_in_transaction, args=(app, name, case["id"], second))
+    two.start()
+    time.sleep(0.5)
+    assert second == []  # the second waits for the first's commit
+    release.set()
+    one.join(30), two.join(30)
+    assert (first, second) == (["settled"], ["invalid_transition"])
