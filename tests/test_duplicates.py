@@ -36,7 +36,7 @@ class Clock:
 
     def __init__(self, monkeypatch):
         self.now = OPENED
-        for module in ("server.changes.views", "server.decisions.views", "server.duplicates.views"):
+        for module in ("server.sync.views", "server.decisions.views", "server.duplicates.views"):
             monkeypatch.setattr(f"{module}.utcnow", lambda: self.now)
 
 
