@@ -194,11 +194,11 @@ def find_duplicates(
     pool.extend(facts.values())
     index: dict[tuple[str, str, str], list[HouseholdFacts]] = {}
     for household in pool:
-        for key in _match_keys(household):
+        for key in match_keys(household):
             index.setdefault(key, []).append(household)
     found: dict[str, tuple[tuple[str, str], list[str], HouseholdFacts]] = {}
     for household in facts.values():
-        for key in _match_keys(household):
+        for key in match_keys(household):
             for other in index.get(key, ()):
                 reasons = match_reasons(household, other)
                 if reasons:
@@ -224,8 +224,9 @@ def find_duplicates(
     return opened
 
 
-def _match_keys(household: HouseholdFacts) -> list[tuple[str, str, str]]:
-    """The values under which a match can be found (each reason needs one of them equal)."""
+def match_keys(household: HouseholdFacts) -> list[tuple[str, str, str]]:
+    """The values under which a match can be found (each reason needs one of them equal):
+    a candidate shares at least one of these with the household."""
     keys = []
     if household.code:
         keys.append((household.commune_code, SAME_CODE, household.code))

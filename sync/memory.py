@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.actors import Scope
-from sync.duplicates import DuplicateCase, HouseholdFacts
+from sync.duplicates import DuplicateCase, HouseholdFacts, match_keys
 from sync.records import (
     HOUSEHOLDS,
     AppliedChange,
@@ -177,24 +177,10 @@ class MemoryStore:
         self.conflicts[conflict.id] = conflict
 
     def find_duplicate_candidates(self, households: Sequence[HouseholdFacts]) -> list[HouseholdFacts]:
-        keys = set()
-        for h in households:
-            keys |= {(h.commune_code, "code", h.code), (h.commune_code, "name", h.head_name_key)}
-            keys.add((h.commune_code, "phone", h.phone_key))
-        found = []
-        for (entity, _), history in self.versions.items():
-            record = history[-1]
-            if entity != HOUSEHOLDS or record.deleted:
-                continue
-            facts = HouseholdFacts.of(record)
-            mine = {
-                (facts.commune_code, "code", facts.code),
-                (facts.commune_code, "name", facts.head_name_key),
-                (facts.commune_code, "phone", facts.phone_key),
-            }
-            if any(key[2] is not None and key in keys for key in mine):
-                found.append(facts)
-        return found
+        wanted = {key for household in households for key in match_keys(household)}
+        current = (history[-1] for (entity, _), history in self.versions.items() if entity == HOUSEHOLDS)
+        candidates = (HouseholdFacts.of(record) for record in current if not record.deleted)
+        return [facts for facts in candidates if wanted.intersection(match_keys(facts))]
 
     def get_duplicate_cases(self, case_ids: Iterable[str]) -> dict[str, DuplicateCase]:
         return {i: self.duplicates[i] for i in case_ids if i in self.duplicates}
