@@ -2,7 +2,7 @@
 for every existing row) and merged_into; duplicate_cases holds each pair that may be one
 
 Revision ID: 390ec8ca2e25
-Revises: 8348cf3cd96f
+Revises: c41d7e2a9f10
 Create Date: 2026-12-02 06:00:28.742198
 
 """
@@ -15,7 +15,7 @@ import server.models.types  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision = '390ec8ca2e25'
-down_revision = '8348cf3cd96f'
+down_revision = 'c41d7e2a9f10'
 branch_labels = None
 depends_on = None
 
