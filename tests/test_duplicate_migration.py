@@ -9,7 +9,7 @@ from sqlalchemy import text
 from server.extensions import db
 from tests.test_backup import sqlite_app
 
-BEFORE = "c41d7e2a9f10"  # the revision before the household match keys
+BEFORE = "d5e8a1f3b7c2"  # the revision before the household match keys
 
 
 def test_households_stored_before_the_migration_get_their_keys(tmp_path):

@@ -2,7 +2,7 @@
 for every existing row) and merged_into; duplicate_cases holds each pair that may be one
 
 Revision ID: 390ec8ca2e25
-Revises: c41d7e2a9f10
+Revises: d5e8a1f3b7c2
 Create Date: 2026-12-02 06:00:28.742198
 
 """
@@ -15,7 +15,7 @@ import server.models.types  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision = '390ec8ca2e25'
-down_revision = 'c41d7e2a9f10'
+down_revision = 'd5e8a1f3b7c2'
 branch_labels = None
 depends_on = None
 
