@@ -270,6 +270,7 @@ def test_the_officials_page_shows_both_households_and_settles_them_as_one(app, c
     case_id = re.search(r'data-duplicate="([^"]+)"', page.text).group(1)
     assert "Hồ Thị Xuân Lan" in page.text and "HO THI  XUAN LAN" in page.text
     assert "same head&#39;s name, same village" in page.text
+    assert "<td>Poor</td>" in page.text and "<td>poor</td>" not in page.text  # the programme's word
     assert (
         PageSession(app, auth.user("commune_official", TAN_THANH))
         .get("/web/duplicates")
