@@ -12,12 +12,13 @@ import json
 import uuid
 
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from server.extensions import db
 from server.models import RecordVersion, SyncIndex
 from tests.factories import household, put, put_many, registration
 from tests.phones import change, statuses
+from tests.statements import statements_run
 
 # The revision before the pull index kept the JSON (the migration under test follows it).
 BEFORE_RECORD_JSON = "8348cf3cd96f"
@@ -100,18 +101,8 @@ def test_a_pull_page_reads_the_pull_index_alone(app, client, auth):
     with app.app_context():
         put_many("households", [household(code=f"H{n}") for n in range(30)])
     headers = auth.headers("collaborator")
-    seen = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statements_run(app) as seen:
         page = client.get("/api/v1/sync/pull?limit=10", headers=headers).get_json()
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert len(page["changes"]) == 10 and page["remaining"] == 20
     assert seen, "the pull ran no statement at all"
     assert not [s for s in seen if "record_versions" in s]

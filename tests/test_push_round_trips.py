@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from server.extensions import db
 from server.models import DuplicateCase
 from tests.factories import household, registration
+from tests.statements import statements_run
 
 
 def new_registration(household_id):
@@ -36,19 +37,9 @@ def upsert(entity, record_id, data, base=None):
 
 
 def statements_of_push(app, client, headers, changes):
-    seen = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        body = {"device_id": "phone-bench", "batch_id": str(uuid.uuid4()), "changes": changes}
+    body = {"device_id": "phone-bench", "batch_id": str(uuid.uuid4()), "changes": changes}
+    with statements_run(app) as seen:
         resp = client.post("/api/v1/sync/push", json=body, headers=headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json(), seen
 
