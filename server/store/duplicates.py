@@ -17,7 +17,7 @@ from server.models import DuplicateCase as CaseRow
 from server.models import Household
 from server.store.units import within
 from sync.actors import Scope
-from sync.duplicates import DuplicateCase, HouseholdFacts, fold
+from sync.duplicates import OPEN, DuplicateCase, HouseholdFacts, fold
 
 
 def find_candidates(households: Sequence[HouseholdFacts]) -> list[HouseholdFacts]:
@@ -141,7 +141,7 @@ def list_open_cases(scope: Scope) -> list[DuplicateCase]:
     """The open cases inside ``scope``, oldest first (the commune official's page)."""
     q = (
         select(CaseRow)
-        .where(within(scope, CaseRow), CaseRow.status == "open")
+        .where(within(scope, CaseRow), CaseRow.status == OPEN)
         .order_by(CaseRow.opened_at, CaseRow.id)
     )
     return [case_from_row(row) for row in db.session.execute(q).scalars()]

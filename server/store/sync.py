@@ -45,7 +45,7 @@ from server.store import audit as audit_store
 from server.store import duplicates as duplicate_store
 from server.store import records as record_store
 from server.store.units import within
-from sync.actors import Scope
+from sync.actors import PROVINCE, Scope
 from sync.duplicates import DuplicateCase, HouseholdFacts
 from sync.records import (
     AppliedChange,
@@ -368,12 +368,8 @@ class SqlStore:
         si = SyncIndex.__table__.c
         bucket = after // COUNT_BUCKET
         inside = select(func.count()).select_from(SyncIndex.__table__)
-        inside = inside.where(si.seq > after, si.seq < (bucket + 1) * COUNT_BUCKET)
-        unit = ""  # the province's: every record there is
-        if scope.level == "commune":
-            inside, unit = inside.where(si.commune_code == scope.code), scope.code
-        elif scope.level == "district":
-            inside, unit = inside.where(si.district_code == scope.code), scope.code
+        inside = inside.where(si.seq > after, si.seq < (bucket + 1) * COUNT_BUCKET, within(scope, si))
+        unit = "" if scope.level == PROVINCE else scope.code  # the province's counts: every record
         kept = SyncIndexCount.__table__.c
         above = select(func.coalesce(func.sum(kept.n), 0)).where(kept.unit_code == unit, kept.bucket > bucket)
         total = select(inside.scalar_subquery() + above.scalar_subquery())
