@@ -272,6 +272,9 @@ def test_a_lost_answer_is_sent_again_as_the_same_batch_and_nothing_is_doubled(
     context.set_offline(True)
     fill_new_household(page, "TD-0200", "Hồ Văn Hai")
     page.click("[data-action=save]")
+    # Saved only once the form closes: checked sooner, the outbox could still look empty, and
+    # the edit below would then rightly fold into the household's unsent creation.
+    page.wait_for_selector("fieldset[data-entity=households]", state="detached")
     context.set_offline(False)
     wait_sync(page)  # the online event may have started a sync: let it finish first
     while waiting(page):  # or not yet started one (a loaded machine): the household goes out first
