@@ -106,6 +106,11 @@ def test_a_pull_page_reads_the_pull_index_alone(app, client, auth):
     assert len(page["changes"]) == 10 and page["remaining"] == 20
     assert seen, "the pull ran no statement at all"
     assert not [s for s in seen if "record_versions" in s]
+    # The bearer token's user and its family's revocation are read in one statement; then
+    # the scope, the page and the count (the scope takes one statement more on SQLite).
+    token_reads = [s for s in seen if "refresh_tokens" in s]
+    assert len(token_reads) == 1 and token_reads[0].lstrip().startswith("SELECT users."), seen
+    assert len(seen) <= 5, seen
 
 
 def test_the_migration_backfills_the_json_of_existing_records(app, client, auth):

@@ -7,7 +7,7 @@ from functools import wraps
 from flask import current_app, g, request
 
 from server.auth import tokens
-from server.auth.standing import standing_user
+from server.auth.standing import still_standing
 from server.errors import APIError
 from server.models import User
 from server.store import accounts as store
@@ -31,10 +31,12 @@ def authenticate_bearer(token: str, token_types: tuple[str, ...] = ("access",)) 
         user_id, generation = int(claims["sub"]), int(claims.get("gen", 0))
     except (TypeError, ValueError) as exc:
         raise APIError("unauthorized", "The token is not valid.") from exc
-    user = standing_user(user_id, generation)
+    # The user and its token family in one statement: this runs on every request.
+    found, family_revoked = store.get_user_and_family_revoked(user_id, str(claims.get("fam", "")))
+    user = still_standing(found, generation)
     if user is None:
         raise APIError("unauthorized", ENDED)
-    if store.is_family_revoked(claims.get("fam", "")):
+    if family_revoked:
         raise APIError("unauthorized", "This session was revoked; log in again.")
     g.token_claims = claims
     return user

@@ -15,7 +15,11 @@ from server.store import accounts as store
 
 def standing_user(user_id: int, generation: int) -> User | None:
     """The user a credential of ``generation`` names, if active and nothing ended it since."""
-    user = store.get_user_by_id(user_id)
+    return still_standing(store.get_user_by_id(user_id), generation)
+
+
+def still_standing(user: User | None, generation: int) -> User | None:
+    """``user``, if it exists, is active and its credentials of ``generation`` were not ended."""
     if user is None or not user.active or user.token_generation != generation:
         return None
     return user

@@ -19,6 +19,20 @@ def get_user_by_id(user_id: int) -> User | None:
     return db.session.get(User, user_id)
 
 
+def get_user_and_family_revoked(user_id: int, family_id: str) -> tuple[User | None, bool]:
+    """The user ``user_id`` and whether refresh-token family ``family_id`` is revoked, in one statement.
+
+    Checking a Bearer token needs both on every request; one round trip instead of two.
+    """
+    revoked = (
+        select(RefreshToken.jti)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+    )
+    row = db.session.execute(select(User, revoked.label("revoked")).where(User.id == user_id)).first()
+    return (None, False) if row is None else (row[0], bool(row[1]))
+
+
 def create_user(
     username: str,
     role: str,
