@@ -125,15 +125,6 @@ def revoke_family(family_id: str, now: datetime) -> None:
     )
 
 
-def is_family_revoked(family_id: str) -> bool:
-    q = (
-        select(RefreshToken.jti)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
-        .limit(1)
-    )
-    return db.session.execute(q).first() is not None
-
-
 def get_device(device_id: str) -> Device | None:
     return db.session.get(Device, device_id)
 
