@@ -17,6 +17,7 @@ from sync.actors import Scope
 from tests import factories as f
 
 ZONE = "Asia/Ho_Chi_Minh"
+UNITS = [("20920", "515"), ("20335", "502")]  # (commune, district)
 START = datetime(2020, 6, 1, tzinfo=UTC)
 
 
@@ -76,8 +77,8 @@ def state_at(history: list[tuple[datetime, dict]], cutoff: datetime | None) -> d
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    payouts=st.lists(version_steps, min_size=1, max_size=6),
-    registrations=st.lists(registration_steps, max_size=4),
+    payouts=st.lists(st.tuples(version_steps, st.sampled_from(UNITS)), min_size=1, max_size=6),
+    registrations=st.lists(st.tuples(registration_steps, st.sampled_from(UNITS)), max_size=4),
     as_of_offset=st.integers(min_value=-2, max_value=75),
     threshold=st.integers(min_value=0, max_value=20),
     from_versions=st.booleans(),
@@ -92,7 +93,7 @@ def test_the_sql_lists_exactly_what_the_rules_say(
         try:
             writes = []
             hh = f.new_id()
-            for steps in payouts:
+            for steps, (commune, district) in payouts:
                 pid, at, history = f.new_id(), START, []
                 for version, (gap, status, due_offset) in enumerate(steps, start=1):
                     at += gap
@@ -100,14 +101,14 @@ def test_the_sql_lists_exactly_what_the_rules_say(
                     data = f.payout(hh, due_date=due, status=status)
                     history.append((at, data))
                     writes.append(
-                        records.VersionWrite("payouts", pid, version, data, False, "20920", "515", at)
+                        records.VersionWrite("payouts", pid, version, data, False, commune, district, at)
                     )
                 held = state_at(history, cutoff)
                 if held and rules.payout_is_waiting(held["status"]):
                     due = date.fromisoformat(held["due_date"])
                     if rules.is_listed(due, as_of):
                         expected[pid] = rules.days_overdue(due, as_of)
-            for steps in registrations:
+            for steps, (commune, district) in registrations:
                 rid, at, history, submitted = f.new_id(), START, [], START
                 for version, (gap, status) in enumerate(steps, start=1):
                     at += gap
@@ -116,7 +117,9 @@ def test_the_sql_lists_exactly_what_the_rules_say(
                     data = f.registration(hh, status=status, submitted_at=submitted.isoformat())
                     history.append((at, data))
                     writes.append(
-                        records.VersionWrite("registrations", rid, version, data, False, "20920", "515", at)
+                        records.VersionWrite(
+                            "registrations", rid, version, data, False, commune, district, at
+                        )
                     )
                 held = state_at(history, cutoff)
                 if held and held["status"] == rules.WAITING_REGISTRATION_STATUS:
@@ -139,12 +142,24 @@ def test_the_sql_lists_exactly_what_the_rules_say(
             assert {item["id"]: item["days_overdue"] for item in got} == expected
             days = [item["days_overdue"] for item in got]
             assert days == sorted(days, reverse=True)
-            if got:  # the district figures ride along the same rows
-                payouts = [i for i in got if i["kind"] == rules.PAYOUT_OVERDUE]
-                assert districts["515"]["total"] == len(got)
-                assert districts["515"]["overdue_payout_vnd"] == sum(i["amount_vnd"] for i in payouts)
-                assert districts["515"]["worst"]["id"] == got[0]["id"]
-                assert sum(districts["515"]["counts"].values()) == len(got)
+            for code in {item["district_code"] for item in got}:  # the district figures
+                mine = [i for i in got if i["district_code"] == code]
+                payouts_late = [i for i in mine if i["kind"] == rules.PAYOUT_OVERDUE]
+                assert districts[code]["total"] == len(mine)
+                assert districts[code]["overdue_payout_vnd"] == sum(i["amount_vnd"] for i in payouts_late)
+                assert districts[code]["worst"]["id"] == mine[0]["id"]
+                assert districts[code]["worst"]["days_overdue"] == mine[0]["days_overdue"]
+                assert sum(districts[code]["counts"].values()) == len(mine)
+            assert set(districts) == {item["district_code"] for item in got}
+            # A page read from the tally's days is the same slice of the full list, in each
+            # order by days, wherever it begins and ends.
+            for sort, descending in ((None, True), ("due_date", True)):  # both ways along the days
+                everything = store.list_delays(query, sort=sort, descending=descending)
+                for limit in (1, 2):
+                    for offset in range(len(everything) + 2):
+                        page, by_district = store.page_of_delays(query, limit, offset, sort, descending)
+                        assert page == everything[offset : offset + limit]
+                        assert by_district == districts
             assert store.find_delays(query, summarise=False)[0] == got
         finally:
             db.session.rollback()

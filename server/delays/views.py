@@ -64,7 +64,7 @@ class Delays(MethodView):
         list_name = "delays:" + ":".join(asked)
         offset = decode_cursor(list_name, args["cursor"], int) or 0
         limit = args["limit"]
-        page = store.list_delays(query, limit=limit + 1, offset=offset)
+        page, by_district = store.page_of_delays(query, limit=limit + 1, offset=offset)
         more = len(page) > limit
         return {
             "as_of": query.as_of,
@@ -74,7 +74,7 @@ class Delays(MethodView):
             },
             "items": page[:limit],
             "cursor": encode_cursor(list_name, offset + limit) if more else None,
-            "summary": summarise(query.kinds, store.summarise_delays(query), unit or scope),
+            "summary": summarise(query.kinds, by_district, unit or scope),
         }
 
 

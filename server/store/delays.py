@@ -11,8 +11,9 @@ only receives the late items.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -87,6 +88,10 @@ class DelayQuery:
     silent_days: int
     zone: str
     from_versions: bool  # a past day: read the versions kept, not the current tables
+    #: A page whose place in the list the tally has found reads only its own items: those
+    #: this many days overdue (fewest, most; inclusive) and in these districts.
+    days: tuple[int, int] | None = None
+    districts: frozenset[str | None] | None = None
 
     @property
     def cutoff(self) -> datetime:
@@ -96,7 +101,16 @@ class DelayQuery:
     def within(self, columns) -> ColumnElement[bool]:
         """Rows inside the caller's scope and the requested unit."""
         condition = within(self.scope, columns)
-        return and_(condition, within(self.unit, columns)) if self.unit else condition
+        if self.unit:
+            condition = and_(condition, within(self.unit, columns))
+        if self.districts is not None:
+            cols = getattr(columns, "c", columns)
+            codes = [code for code in self.districts if code is not None]
+            among = cols.district_code.in_(codes)
+            condition = and_(
+                condition, or_(among, cols.district_code.is_(None)) if None in self.districts else among
+            )
+        return condition
 
 
 # -- sources: the same columns from the current tables or from the versions of a past day ----
@@ -205,7 +219,7 @@ def late_item(
 ) -> Select:
     """One kind's late items in the common column layout."""
     as_of = day_literal(q.as_of)
-    return select(
+    late = select(
         literal(kind, String).label("kind"),
         literal(entity, String).label("entity"),
         src.c.id.label("id"),
@@ -217,6 +231,14 @@ def late_item(
         status.label("status"),
         (amount if amount is not None else cast(null(), BigInteger)).label("amount_vnd"),
     ).where(q.within(src.c), due < as_of)
+    if q.days is not None:
+        # days_overdue = as_of - due for every kind: a range of days is a range of due dates.
+        fewest, most = q.days
+        late = late.where(
+            due >= day_literal(q.as_of - timedelta(days=most)),
+            due <= day_literal(q.as_of - timedelta(days=fewest)),
+        )
+    return late
 
 
 def payouts_overdue(q: DelayQuery) -> Select:
@@ -252,6 +274,16 @@ def approvals_overdue(q: DelayQuery) -> Select:
         # last day that is already late), so an index serves it: received_on + N < as_of.
         last_late_day = q.as_of - timedelta(days=q.approval_days + 1)
         late = late.where(src.c.submitted_at < end_of_day(last_late_day, q.zone))
+        if q.days is not None:
+            # The page's days as a range of the timestamp too: received on the days that
+            # are that many days overdue.
+            fewest, most = q.days
+            first_day = q.as_of - timedelta(days=most + q.approval_days)
+            last_day = q.as_of - timedelta(days=fewest + q.approval_days)
+            late = late.where(
+                src.c.submitted_at >= end_of_day(first_day - timedelta(days=1), q.zone),
+                src.c.submitted_at < end_of_day(last_day, q.zone),
+            )
     return late
 
 
@@ -298,9 +330,10 @@ def late_items(q: DelayQuery):
 
 
 def item_order(items) -> tuple:
-    """Most overdue first, then by kind, unit and id, so the order is stable."""
+    """Most overdue first, then by kind, unit and id, so the order is stable (items of no
+    district or commune last, on both databases)."""
     c = items.c
-    return (c.days_overdue.desc(), c.kind, c.district_code, c.commune_code, c.id)
+    return (c.days_overdue.desc(), c.kind, c.district_code.nulls_last(), c.commune_code.nulls_last(), c.id)
 
 
 #: Other orders a reader may ask for (the dashboard's sortable columns); ties fall back to
@@ -318,13 +351,117 @@ def _row(row) -> dict:
     return dict(zip(ITEM_COLUMNS, row, strict=True))
 
 
+class Tally(NamedTuple):
+    """The late items of one kind in one district late by exactly ``days``: how many, the
+    VND of those that are payouts, and the first of them in the list (``"commune|id"``)."""
+
+    district_code: str | None
+    kind: str
+    days: int
+    count: int
+    vnd: int
+    first: str
+
+
+def tally_delays(q: DelayQuery) -> list[Tally]:
+    """Every late item counted by district, kind and days overdue: one statement, each kind
+    grouped in its own branch (only the columns counted are read).
+
+    The summary is sums of it, and it says where any page of the list begins and ends - so
+    the late items are read in full once per request, not once for the page and again for
+    the summary.
+    """
+    parts = []
+    for kind in q.kinds:
+        late = KIND_QUERIES[kind](q).subquery()
+        c = late.c
+        vnd = func.sum(c.amount_vnd) if kind == PAYOUT_OVERDUE else literal(0, BigInteger)
+        keys = (c.district_code, c.kind, c.days_overdue)
+        parts.append(select(*keys, func.count(), vnd, first_in_order(c.commune_code, c.id)).group_by(*keys))
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    return [
+        Tally(code, kind, int(days), int(n), int(vnd or 0), first)
+        for code, kind, days, n, vnd, first in db.session.execute(stmt)
+    ]
+
+
+#: Orders whose first key is days overdue, either way (every kind's ``due_date`` is
+#: ``as_of`` minus its days overdue): (sort, descending) -> most overdue first?
+ORDERS_BY_DAYS = {
+    (None, True): True,
+    ("days_overdue", True): True,
+    ("days_overdue", False): False,
+    ("due_date", True): False,
+    ("due_date", False): True,
+}
+
+
+def list_position(t: Tally, most_overdue_first: bool) -> tuple:
+    """Where a tally's items stand in the list: ``item_order``'s keys down to the district
+    (districts in byte order, none last, as ``item_order`` sorts them)."""
+    return (-t.days if most_overdue_first else t.days, t.kind, t.district_code is None, t.district_code or "")
+
+
+def page_window(
+    q: DelayQuery, tally: list[Tally], offset: int, limit: int, most_overdue_first: bool
+) -> tuple[DelayQuery, int] | None:
+    """The question narrowed to the items that places ``offset`` to ``offset + limit - 1``
+    of the list belong to, with the offset of the first of them in the narrowed list; None
+    when the list is shorter than ``offset``.
+
+    The tally's groups are the list's order down to the district, so the page lies within a
+    run of consecutive groups: it is asked for their days, kinds and districts, and the
+    offset is moved past the items before the run that the narrowed question still holds.
+    """
+    ranked = sorted(tally, key=lambda t: list_position(t, most_overdue_first))
+    before, run = 0, []
+    for t in ranked:
+        if before + t.count > offset:
+            run.append(t)
+            if before + t.count >= offset + limit:
+                break
+        before += t.count
+    if not run:
+        return None
+    days = [t.days for t in run]
+    narrowed = replace(
+        q,
+        kinds=tuple(k for k in q.kinds if k in {t.kind for t in run}),
+        days=(min(days), max(days)),
+        districts=frozenset(t.district_code for t in run),
+    )
+    start = list_position(run[0], most_overdue_first)
+    still_held = sum(
+        t.count
+        for t in ranked
+        if list_position(t, most_overdue_first) < start
+        and narrowed.days[0] <= t.days <= narrowed.days[1]
+        and t.kind in narrowed.kinds
+        and t.district_code in narrowed.districts
+    )
+    before_run = sum(t.count for t in ranked if list_position(t, most_overdue_first) < start)
+    return narrowed, offset - before_run + still_held
+
+
 def list_delays(
-    q: DelayQuery, limit: int | None = None, offset: int = 0, sort: str | None = None, descending: bool = True
+    q: DelayQuery,
+    limit: int | None = None,
+    offset: int = 0,
+    sort: str | None = None,
+    descending: bool = True,
+    tally: list[Tally] | None = None,
 ) -> list[dict]:
     """The late items, most overdue first (or by ``sort``), ``limit`` of them from ``offset``.
 
-    The database sorts and cuts the page; Python only sees the rows it returns.
+    The database sorts and cuts the page; Python only sees the rows it returns. Given the
+    ``tally`` of the same question and an order by days, only the page's days are read.
     """
+    by_days = ORDERS_BY_DAYS.get((sort, descending))
+    if tally is not None and limit is not None and by_days is not None:
+        window = page_window(q, tally, offset, limit, by_days)
+        if window is None:
+            return []
+        q, offset = window
     items = late_items(q)
     order = item_order(items)
     if sort is not None:
@@ -339,14 +476,12 @@ def list_delays(
 
 
 class first_in_order(FunctionElement):  # noqa: N801 - a SQL aggregate, named like one
-    """``first_in_order(days_overdue, kind, commune_code, id)``: an aggregate whose value is
-    the group's first item in ``item_order`` (within one district), as text
-    ``"<1999999 - days>|kind|commune|id"``.
+    """``first_in_order(commune_code, id)``: an aggregate whose value is the group's first
+    item in ``item_order`` among items of one day, kind and district, as ``"commune|id"``.
 
     It is ``min`` of that text in byte order (``COLLATE "C"`` on PostgreSQL; SQLite compares
-    bytes already): the fixed-width day figure sorts most overdue first, then kind, commune
-    and id as the list does. One grouped statement then gives every district's worst item
-    beside its counts, with no sort of the whole list.
+    bytes already): commune, then id, as the list orders them; an item of no commune is
+    keyed ``~`` (after every code), as the list puts it last.
     """
 
     type = String()
@@ -354,12 +489,8 @@ class first_in_order(FunctionElement):  # noqa: N801 - a SQL aggregate, named li
 
 
 def _first_in_order_sql(element, compiler, collate: str, **kw) -> str:
-    days, kind, commune, item_id = (compiler.process(c, **kw) for c in element.clauses)
-    key = (
-        f"CAST({WORST_KEY_BASE} - {days} AS VARCHAR) || '|' || {kind} || '|' || "
-        f"COALESCE({commune}, '') || '|' || {item_id}"
-    )
-    return f"min(({key}){collate})"
+    commune, item_id = (compiler.process(c, **kw) for c in element.clauses)
+    return f"min((COALESCE({commune}, '~') || '|' || {item_id}){collate})"
 
 
 @compiles(first_in_order, "postgresql")
@@ -372,7 +503,6 @@ def _first_in_order_sqlite(element, compiler, **kw):
     return _first_in_order_sql(element, compiler, "", **kw)
 
 
-WORST_KEY_BASE = 1_999_999  # days_overdue below a million: the figure always has 7 digits
 ENTITY_OF_KIND = {
     PAYOUT_OVERDUE: "payouts",
     APPROVAL_OVERDUE: "registrations",
@@ -382,38 +512,30 @@ ENTITY_OF_KIND = {
 }
 
 
-def summarise_delays(q: DelayQuery) -> dict[str | None, dict]:
+def summarise_delays(q: DelayQuery, tally: list[Tally] | None = None) -> dict[str | None, dict]:
     """Per district: how many late items of each kind, VND of late payouts, and the worst
-    item (the district's first in ``item_order``).
-
-    One grouped statement over the late items: no item list reaches Python, so the summary
-    of a province of a million households costs the database's scan and nothing more.
-    """
-    items = late_items(q)
-    district, kind = items.c.district_code, items.c.kind
-    late_vnd = case((kind == PAYOUT_OVERDUE, items.c.amount_vnd), else_=0)
-    worst = first_in_order(items.c.days_overdue, kind, items.c.commune_code, items.c.id)
-    counted = select(district, kind, func.count(), func.sum(late_vnd), worst).group_by(district, kind)
+    item (the district's first in ``item_order``): sums of the ``tally`` (read here unless
+    given), so no item list reaches Python."""
+    tally = tally_delays(q) if tally is None else tally
     districts: dict[str | None, dict] = {}
-    firsts: dict[str | None, str] = {}
-    for code, kind_name, count, vnd, first in db.session.execute(counted):
+    worst: dict[str | None, Tally] = {}
+    for t in tally:
         figures = districts.setdefault(
-            code, {"total": 0, "counts": {}, "overdue_payout_vnd": 0, "worst": None}
+            t.district_code, {"total": 0, "counts": {}, "overdue_payout_vnd": 0, "worst": None}
         )
-        figures["total"] += count
-        figures["counts"][kind_name] = count
-        figures["overdue_payout_vnd"] += int(vnd or 0)
-        if code not in firsts or first < firsts[code]:
-            firsts[code] = first
-    for code, first in firsts.items():
-        days_key, kind_name, _commune, item_id = first.split("|", 3)
-        days = WORST_KEY_BASE - int(days_key)
+        figures["total"] += t.count
+        figures["counts"][t.kind] = figures["counts"].get(t.kind, 0) + t.count
+        figures["overdue_payout_vnd"] += t.vnd
+        held = worst.get(t.district_code)
+        if held is None or (-t.days, t.kind, t.first) < (-held.days, held.kind, held.first):
+            worst[t.district_code] = t
+    for code, t in worst.items():
         districts[code]["worst"] = {
-            "kind": kind_name,
-            "entity": ENTITY_OF_KIND[kind_name],
-            "id": item_id,
-            "due_date": q.as_of - timedelta(days=days),
-            "days_overdue": days,
+            "kind": t.kind,
+            "entity": ENTITY_OF_KIND[t.kind],
+            "id": t.first.split("|", 1)[1],
+            "due_date": q.as_of - timedelta(days=t.days),
+            "days_overdue": t.days,
         }
     return districts
 
@@ -431,3 +553,12 @@ def worst_of(districts: dict[str | None, dict]) -> dict | None:
 def find_delays(q: DelayQuery, summarise: bool = True) -> tuple[list[dict], dict[str | None, dict]]:
     """Every late item in order and (with ``summarise``) the district figures."""
     return list_delays(q), (summarise_delays(q) if summarise else {})
+
+
+def page_of_delays(
+    q: DelayQuery, limit: int, offset: int = 0, sort: str | None = None, descending: bool = True
+) -> tuple[list[dict], dict[str | None, dict]]:
+    """One page of the late items and the district figures over all of them: the tally
+    read once serves both, and the page reads only its own days."""
+    tally = tally_delays(q)
+    return list_delays(q, limit, offset, sort, descending, tally=tally), summarise_delays(q, tally)

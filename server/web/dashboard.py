@@ -93,13 +93,13 @@ def dashboard():
     report = figures.build_exit_report(year, None, rows, scope.level == "province")
 
     query = delay_query(as_of, kind, unit)
-    summary = summarise(query.kinds, delay_store.summarise_delays(query), unit or scope)
     sort, direction = request.args.get("sort", "days_overdue"), request.args.get("dir", "desc")
     if sort not in delay_store.SORT_KEYS:
         sort, direction = "days_overdue", "desc"
-    shown = delay_store.list_delays(
+    shown, by_district = delay_store.page_of_delays(
         query, limit=read_rows("delay_rows"), sort=sort, descending=direction == "desc"
     )
+    summary = summarise(query.kinds, by_district, unit or scope)
     labels = plan_store.get_household_labels([i["household_id"] for i in shown if i["household_id"]])
 
     config = current_app.config
