@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 
 from server.extensions import db
 from server.models import AuditEntry, SyncCounter
+from server.store import bulk
 from server.store.units import within
 from sync.actors import Scope
 from sync.trail import GENESIS, Break, first_break, link
@@ -83,7 +84,7 @@ def append_chained(rows: list[dict]) -> None:
         # names it) and goes on from a marker rather than refusing every write after it.
         prev = found or GENESIS
     link(rows, first, prev)
-    db.session.execute(insert(AuditEntry), rows)
+    bulk.append(AuditEntry.__table__, rows)
 
 
 def chain_head() -> tuple[int, str] | None:

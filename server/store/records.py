@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from server import jsontext
 from server.extensions import db
 from server.models import ENTITY_MODELS, RecordVersion, SyncCounter, SyncIndex
+from server.store import bulk
 from sync.duplicates import name_key, phone_key
 from sync.records import HOUSEHOLDS
 
@@ -137,7 +138,7 @@ def save_versions(writes: list[VersionWrite]) -> None:
                 "batch_id": w.batch_id,
             }
         )
-    db.session.execute(RecordVersion.__table__.insert(), rows)
+    bulk.append(RecordVersion.__table__, rows)
     by_entity: dict[str, list[dict]] = {}
     for w in latest.values():
         row = typed_columns(w.entity, w.data)

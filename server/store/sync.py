@@ -42,6 +42,7 @@ from server.models import RejectedChange as RejectedRow
 from server.models import Unit as UnitRow
 from server.models.sync import COUNT_BUCKET
 from server.store import audit as audit_store
+from server.store import bulk
 from server.store import duplicates as duplicate_store
 from server.store import records as record_store
 from server.store.units import within
@@ -484,7 +485,7 @@ class SqlStore:
             ]
         )
         if self._new_applied:
-            db.session.execute(insert(AppliedRow), [columns_of(c) for c in self._new_applied])
+            bulk.append(AppliedRow.__table__, [columns_of(c) for c in self._new_applied])
         # One statement drops the rows a refusal replaces and those of changes now applied
         # (a refused change sent again and accepted is no longer a refusal).
         spent = [*self._rejected, *(c.change_id for c in self._new_applied)]

@@ -1,0 +1,72 @@
+"""Append-only rows written in bulk: ``COPY ... FROM STDIN`` on PostgreSQL, INSERT elsewhere.
+
+A push writes hundreds of rows to tables that are only ever appended to (record versions,
+the change ledger, the audit trail). Through SQLAlchemy each value of each row is processed
+in Python and spliced into one many-row INSERT; psycopg's COPY streams the rows in the
+transaction's own connection and adapts their values in its C layer, for a fraction of the
+Python work. The values are checked as the ORM types would check them (an aware datetime for
+a UTC column), JSON is written as the app writes it everywhere (``server.jsontext``), and a
+column a row leaves out gets the model's default as an INSERT would give it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from psycopg import sql
+from sqlalchemy import JSON, Table
+
+from server import jsontext
+from server.extensions import db
+from server.models.types import UTCDateTime
+
+
+def append(table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in the current transaction."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        db.session.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    defaults = {
+        column.name: column.default.arg
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None and column.default.is_scalar
+    }
+    names += list(defaults)
+    convert = [converter(table.c[name].type) for name in names]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    )
+    given = len(rows[0])
+    tail = list(defaults.values())
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            if len(row) != given:
+                raise ValueError(f"rows for {table.name} differ in their columns")
+            values = [row[name] for name in names[:given]] + tail
+            copy.write_row([v if c is None else c(v) for c, v in zip(convert, values, strict=True)])
+
+
+def converter(column_type: Any) -> Callable[[Any], Any] | None:
+    """How a value of this column type is written to COPY (None: as psycopg adapts it)."""
+    if isinstance(column_type, JSON):
+        # Python None is JSON null, as SQLAlchemy's JSON type stores it (unless told otherwise).
+        return json_none_as_null if column_type.none_as_null else jsontext.dumps_text
+    if isinstance(column_type, UTCDateTime):
+        return aware
+    return None
+
+
+def json_none_as_null(value: Any) -> str | None:
+    return None if value is None else jsontext.dumps_text(value)
+
+
+def aware(value: Any) -> Any:
+    """A UTC column takes aware datetimes only, as ``UTCDateTime`` insists on INSERT."""
+    if value is not None and value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value
