@@ -4,9 +4,15 @@ A push writes hundreds of rows to tables that are only ever appended to (record 
 the change ledger, the audit trail). Through SQLAlchemy each value of each row is processed
 in Python and spliced into one many-row INSERT; psycopg's COPY streams the rows in the
 transaction's own connection and adapts their values in its C layer, for a fraction of the
-Python work. The values are checked as the ORM types would check them (an aware datetime for
-a UTC column), JSON is written as the app writes it everywhere (``server.jsontext``), and a
-column a row leaves out gets the model's default as an INSERT would give it.
+Python work (500 rows of 18 columns: 7 ms by COPY). The values are checked as
+the ORM types would check them (an aware datetime for a UTC column), JSON is written as the
+app writes it everywhere (``server.jsontext``), and a column a row leaves out gets the
+model's default as an INSERT would give it.
+
+The upserts (current-state rows, the pull index) stay SQLAlchemy's ``INSERT ... ON
+CONFLICT``: measured, the database's own work dominates them, and neither arrays unnested
+(psycopg dumps arrays in Python: 39 ms for those 500 rows) nor COPY to a staging table and
+``INSERT ... SELECT`` (26 ms) beat its 23 ms.
 """
 
 from __future__ import annotations
@@ -31,11 +37,7 @@ def append(table: Table, rows: Sequence[dict[str, Any]]) -> None:
         db.session.execute(table.insert(), rows)
         return
     names = list(rows[0])
-    defaults = {
-        column.name: column.default.arg
-        for column in table.columns
-        if column.name not in rows[0] and column.default is not None and column.default.is_scalar
-    }
+    defaults = left_out(table, names)
     names += list(defaults)
     convert = [converter(table.c[name].type) for name in names]
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -49,6 +51,18 @@ def append(table: Table, rows: Sequence[dict[str, Any]]) -> None:
                 raise ValueError(f"rows for {table.name} differ in their columns")
             values = [row[name] for name in names[:given]] + tail
             copy.write_row([v if c is None else c(v) for c, v in zip(convert, values, strict=True)])
+
+
+def left_out(table: Table, given: list[str]) -> dict[str, Any]:
+    """The model's defaults for the columns ``given`` leaves out (as an INSERT applies them)."""
+    defaults = {}
+    for column in table.columns:
+        if column.name in given or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise NotImplementedError(f"{table.name}.{column.name}: only scalar defaults are filled in")
+        defaults[column.name] = column.default.arg
+    return defaults
 
 
 def converter(column_type: Any) -> Callable[[Any], Any] | None:
