@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, event, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from server import jsontext
 from server.extensions import db
@@ -178,11 +179,23 @@ def wire_json(w: VersionWrite) -> str:
     )
 
 
+PENDING = "sync_pending"  # the session's records staged for the pull index, not yet numbered
+
+
 def stage_index(rows: list[dict]) -> None:
     """Remember which records this transaction touched; sequences come at the end."""
-    pending = db.session.info.setdefault("sync_pending", {})
+    pending = db.session.info.setdefault(PENDING, {})
     for row in rows:
         pending[(row["entity"], row["record_id"])] = row
+
+
+@event.listens_for(Session, "after_rollback")
+def forget_staged(session: Session) -> None:
+    """What a transaction staged for the pull index dies with it: a write retried after a
+    failure between staging and numbering (the ledger's key, two phones sending one change)
+    must not number the failed attempt's versions - records it never committed, or older
+    versions than those committed since - in the next transaction of the same session."""
+    session.info.pop(PENDING, None)
 
 
 def assign_sequences() -> int:
@@ -193,7 +206,7 @@ def assign_sequences() -> int:
     that has read sequence N never later finds a smaller one committed behind it.
     Returns the highest sequence assigned (0 when nothing was touched).
     """
-    pending = db.session.info.pop("sync_pending", {})
+    pending = db.session.info.pop(PENDING, {})
     if not pending:
         return 0
     n = len(pending)
