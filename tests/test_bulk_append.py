@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
 from server.models import AuditEntry
@@ -86,5 +87,16 @@ def test_a_naive_time_or_ragged_rows_are_refused(app):
             else:  # SQLAlchemy's INSERT refuses them itself
                 with pytest.raises(Exception, match="naive"):
                     bulk.append(AuditEntry.__table__, [audit_row("naive", at=datetime(2020, 10, 8))])
+        finally:
+            db.session.rollback()
+
+
+def test_a_duplicate_key_is_an_integrity_error_as_from_an_insert(app):
+    """The unit of work retries a key race on SQLAlchemy's IntegrityError: COPY raises it too."""
+    with app.app_context():
+        try:
+            bulk.append(AuditEntry.__table__, [audit_row("first", chain_position=10**12)])
+            with pytest.raises(IntegrityError):
+                bulk.append(AuditEntry.__table__, [audit_row("again", chain_position=10**12)])
         finally:
             db.session.rollback()

@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from sqlalchemy import JSON, Table
+from sqlalchemy.exc import DBAPIError
 
 from server import jsontext
 from server.extensions import db
@@ -45,12 +47,20 @@ def append(table: Table, rows: Sequence[dict[str, Any]]) -> None:
     )
     given = len(rows[0])
     tail = list(defaults.values())
-    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            if len(row) != given:
-                raise ValueError(f"rows for {table.name} differ in their columns")
-            values = [row[name] for name in names[:given]] + tail
-            copy.write_row([v if c is None else c(v) for c, v in zip(convert, values, strict=True)])
+    for row in rows:
+        if len(row) != given:
+            raise ValueError(f"rows for {table.name} differ in their columns")
+    try:
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row[name] for name in names[:given]] + tail
+                copy.write_row([v if c is None else c(v) for c, v in zip(convert, values, strict=True)])
+    except psycopg.Error as exc:
+        # As SQLAlchemy wraps a failed statement, so a duplicate key is an IntegrityError and a
+        # lost connection an OperationalError: the unit of work retries or answers 503 alike.
+        raise DBAPIError.instance(
+            statement.as_string(None), None, exc, psycopg.Error, dialect=connection.dialect
+        ) from exc
 
 
 def left_out(table: Table, given: list[str]) -> dict[str, Any]:
