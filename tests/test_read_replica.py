@@ -198,6 +198,10 @@ def test_every_supervisor_read_runs_on_the_standby(primary, standby, make_app):
     for path in (f"/web/downloads/exit-registrations?year={YEAR}", "/web/downloads/delays"):
         resp = page.get(path)
         assert resp.status_code == 200 and resp.headers.get(DATA_AS_OF), path
+    for path in ("/web/dashboard", "/web/audit"):  # the pages say so to the person reading them
+        resp = page.get(path)
+        assert resp.status_code == 200 and resp.headers.get(DATA_AS_OF), path
+        assert 'class="data-as-of"' in resp.get_data(as_text=True), path
     # Every other route stays on the primary and says nothing of a replica.
     for path in ("/api/v1/sync/pull", "/api/v1/units"):
         resp = client.get(path, headers=headers)
@@ -291,6 +295,8 @@ def test_only_the_supervisors_reads_are_marked_for_the_replica(app):
         ("pages.download_exit_registrations", None),
         ("pages.download_payouts", None),
         ("pages.download_delays", None),
+        ("pages.dashboard", None),
+        ("pages.audit", None),
         ("central.datasets.odata_entities", None),
         ("central.submissions.odata_submissions", None),
     }
@@ -298,11 +304,14 @@ def test_only_the_supervisors_reads_are_marked_for_the_replica(app):
         assert app.url_map._rules_by_endpoint[endpoint][0].methods <= {"GET", "HEAD", "OPTIONS"}
 
 
-def test_without_a_replica_nothing_changes(client, auth):
+def test_without_a_replica_nothing_changes(app, client, auth):
     """Unset (the default, and always on SQLite): the same routes answer, with no header."""
     headers = auth.headers("supervisor")
     resp = client.get("/api/v1/activity", headers=headers)
     assert resp.status_code == 200 and DATA_AS_OF not in resp.headers
+    page = PageSession(app, auth.user("supervisor")).get("/web/dashboard")
+    assert page.status_code == 200 and DATA_AS_OF not in page.headers
+    assert 'class="data-as-of"' not in page.get_data(as_text=True)
 
 
 def test_a_replica_needs_postgresql_on_both_sides(tmp_path):

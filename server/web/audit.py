@@ -6,6 +6,7 @@ import uuid
 
 from flask import abort, render_template, request
 
+from server.replica import read_on_replica
 from server.store import audit as audit_store
 from server.store.sync import SqlStore
 from server.web import blp
@@ -25,6 +26,7 @@ def list_history(entity: str, record_id: str) -> list:
 
 @blp.route("/audit")
 @require_page(*roles_for(READ_AUDIT_PAGE))
+@read_on_replica
 def audit():
     """``?entity=&id=``: the record's trail, if it lies in the user's units."""
     entity = request.args.get("entity") or ""

@@ -15,6 +15,7 @@ from flask import abort, current_app, render_template, request
 from server.auth.current import unit_within
 from server.clock import today
 from server.delays.views import summarise
+from server.replica import read_on_replica
 from server.reports import figures
 from server.store import activity as activity_store
 from server.store import delays as delay_store
@@ -84,6 +85,7 @@ def quota_bars(report: dict) -> float:
 
 @blp.route("/dashboard")
 @require_page(*roles_for(READ_DASHBOARD))
+@read_on_replica
 def dashboard():
     scope = page_scope()
     year, as_of = read_year(), read_as_of()
