@@ -7,6 +7,10 @@ open or after it), read from their JSON ``data``. Both sources expose the same c
 the rules (``sync/delays.py``) are written once. The kinds are joined with UNION ALL; the
 database filters, computes ``due_date``/``days_overdue``, sorts and summarises, and Python
 only receives the late items.
+
+A request reads every late item once: the *tally* (``tally_delays``) counts them by
+district, kind and days overdue; the summary is its sums, and a page is read from the days,
+kinds and districts the tally places it in (``page_window``), not from the whole list.
 """
 
 from __future__ import annotations
