@@ -38,22 +38,20 @@ def append(table: Table, rows: Sequence[dict[str, Any]]) -> None:
     if connection.dialect.name != "postgresql":
         db.session.execute(table.insert(), rows)
         return
-    names = list(rows[0])
-    defaults = left_out(table, names)
-    names += list(defaults)
+    given = list(rows[0])
+    if any(len(row) != len(given) for row in rows):
+        raise ValueError(f"rows for {table.name} differ in their columns")
+    defaults = left_out(table, given)
+    names = given + list(defaults)
     convert = [converter(table.c[name].type) for name in names]
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names)
     )
-    given = len(rows[0])
     tail = list(defaults.values())
-    for row in rows:
-        if len(row) != given:
-            raise ValueError(f"rows for {table.name} differ in their columns")
     try:
         with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                values = [row[name] for name in names[:given]] + tail
+                values = [row[name] for name in given] + tail
                 copy.write_row([v if c is None else c(v) for c, v in zip(convert, values, strict=True)])
     except psycopg.Error as exc:
         # As SQLAlchemy wraps a failed statement, so a duplicate key is an IntegrityError and a

@@ -418,9 +418,11 @@ def page_window(
     offset is moved past the items before the run that the narrowed question still holds.
     """
     ranked = sorted(tally, key=lambda t: list_position(t, most_overdue_first))
-    before, run = 0, []
-    for t in ranked:
+    before, first, skipped, run = 0, 0, 0, []
+    for i, t in enumerate(ranked):
         if before + t.count > offset:
+            if not run:
+                first, skipped = i, before
             run.append(t)
             if before + t.count >= offset + limit:
                 break
@@ -434,17 +436,14 @@ def page_window(
         days=(min(days), max(days)),
         districts=frozenset(t.district_code for t in run),
     )
-    start = list_position(run[0], most_overdue_first)
     still_held = sum(
         t.count
-        for t in ranked
-        if list_position(t, most_overdue_first) < start
-        and narrowed.days[0] <= t.days <= narrowed.days[1]
+        for t in ranked[:first]
+        if min(days) <= t.days <= max(days)
         and t.kind in narrowed.kinds
         and t.district_code in narrowed.districts
     )
-    before_run = sum(t.count for t in ranked if list_position(t, most_overdue_first) < start)
-    return narrowed, offset - before_run + still_held
+    return narrowed, offset - skipped + still_held
 
 
 def list_delays(
@@ -531,7 +530,7 @@ def summarise_delays(q: DelayQuery, tally: list[Tally] | None = None) -> dict[st
         figures["counts"][t.kind] = figures["counts"].get(t.kind, 0) + t.count
         figures["overdue_payout_vnd"] += t.vnd
         held = worst.get(t.district_code)
-        if held is None or (-t.days, t.kind, t.first) < (-held.days, held.kind, held.first):
+        if held is None or (-t.days, t.kind) < (-held.days, held.kind):  # one group per (days, kind)
             worst[t.district_code] = t
     for code, t in worst.items():
         districts[code]["worst"] = {
